@@ -1,0 +1,10 @@
+//! SeaORM entities for the AgentHub database schema (one module per table).
+
+pub mod prelude;
+
+pub mod agents;
+pub mod api_tokens;
+pub mod audit_events;
+pub mod messages;
+pub mod room_members;
+pub mod rooms;

@@ -1,0 +1,189 @@
+//! Builds the application: database, migrations, first-start bootstrap, state, router, bind.
+//!
+//! `App::build` binds the listener (port 0 works), so tests run the real server in-process
+//! and the binary is a few lines.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::{Authenticator, JwtKeys, load_or_create_secret};
+use crate::cluster::Presence;
+use crate::config::{ConfigError, Settings};
+use crate::hub::{Actor, Hub};
+use crate::model::Role;
+use crate::store::{Store, StoreError};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub hub: Hub,
+    pub auth: Arc<Authenticator>,
+    pub presence: Arc<Presence>,
+    /// Cancelled when shutdown begins: readiness turns 503, background work stops.
+    pub shutdown: CancellationToken,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+    /// The first admin's API key, when this start created it.
+    pub bootstrap_key: Option<String>,
+}
+
+/// Connects to the configured database and brings its schema up to date.
+pub async fn open_store(settings: &Settings) -> Result<Store, StartupError> {
+    let url = settings.database_url();
+    if settings.database_url.is_none() {
+        std::fs::create_dir_all(&settings.data_dir).map_err(|source| StartupError::Io {
+            context: format!("creating {}", settings.data_dir.display()),
+            source,
+        })?;
+    }
+    let store = Store::connect(&url, settings.database_max_connections).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// The JWT keys: `JWT_SECRET` (+ `JWT_SECRET_OLD`), or the secret generated in the data dir.
+fn jwt_keys(settings: &Settings) -> Result<JwtKeys, StartupError> {
+    let secret = match &settings.secrets.jwt_secret {
+        Some(s) => s.clone(),
+        None => load_or_create_secret(&settings.data_dir).map_err(|source| StartupError::Io {
+            context: "reading or creating the JWT secret in the data directory".into(),
+            source,
+        })?,
+    };
+    Ok(JwtKeys::new(
+        secret.as_bytes(),
+        settings
+            .secrets
+            .jwt_secret_old
+            .as_ref()
+            .map(String::as_bytes),
+        settings.jwt_ttl_seconds,
+    ))
+}
+
+impl App {
+    pub async fn build(settings: Settings) -> Result<App, StartupError> {
+        settings.validate()?;
+        let settings = Arc::new(settings);
+        let store = open_store(&settings).await?;
+        let auth = Arc::new(Authenticator::new(store.clone(), jwt_keys(&settings)?));
+        let hub = Hub::new(store, settings.clone());
+        let bootstrap_key = if settings.bootstrap && !settings.is_production() {
+            bootstrap(&hub).await?
+        } else {
+            None
+        };
+        let addr = SocketAddr::new(settings.host, settings.port);
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartupError::Io {
+                context: format!("binding {addr}"),
+                source,
+            })?;
+        let state = AppState {
+            settings,
+            hub,
+            auth,
+            presence: Arc::new(Presence::default()),
+            shutdown: CancellationToken::new(),
+        };
+        Ok(App {
+            listener,
+            state,
+            bootstrap_key,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `signal` resolves, then drains for at most `SHUTDOWN_TIMEOUT_SECONDS`.
+    pub async fn run_until(
+        self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let state = self.state.clone();
+        let shutdown = state.shutdown.clone();
+        let drain = Duration::from_secs(state.settings.shutdown_timeout_seconds);
+        let router = crate::http::router(state.clone());
+        let serve = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown({
+            let shutdown = shutdown.clone();
+            async move {
+                signal.await;
+                tracing::info!("shutting down");
+                shutdown.cancel();
+            }
+        });
+        let serve = tokio::spawn(async move { serve.await });
+        shutdown.cancelled().await;
+        match tokio::time::timeout(drain, serve).await {
+            Ok(joined) => joined.map_err(std::io::Error::other)??,
+            Err(_) => tracing::warn!("drain timed out; closing remaining connections"),
+        }
+        state.hub.store.clone().close().await;
+        Ok(())
+    }
+}
+
+/// On an empty database, creates the agent `admin` and returns its first API key.
+async fn bootstrap(hub: &Hub) -> Result<Option<String>, StartupError> {
+    if hub.store.count_agents().await? > 0 {
+        return Ok(None);
+    }
+    let admin = match hub
+        .create_agent(Actor::default(), "admin", None, Role::Admin)
+        .await
+    {
+        Ok(admin) => admin,
+        // Another node bootstrapped at the same moment.
+        Err(e) if e.code == crate::error::ErrorCode::Conflict => return Ok(None),
+        Err(e) => {
+            return Err(StartupError::Io {
+                context: "creating the first admin".into(),
+                source: std::io::Error::other(e),
+            });
+        }
+    };
+    let issued = hub
+        .create_token(Actor::default(), &admin, Some("bootstrap"), None)
+        .await
+        .map_err(|e| StartupError::Io {
+            context: "creating the first admin's token".into(),
+            source: std::io::Error::other(e),
+        })?;
+    Ok(Some(issued.key))
+}

@@ -1,0 +1,155 @@
+//! Authentication and authorization: API keys, JWTs, roles, and the REST extractor.
+//!
+//! Every use of a credential is checked against the database (token revoked or expired,
+//! agent disabled), so a revocation takes effect at the next request.
+
+mod extract;
+pub mod jwt;
+pub mod keys;
+mod secret;
+
+use chrono::{DateTime, Utc};
+use entity::{agents, api_tokens};
+use uuid::Uuid;
+
+pub use extract::{ClientIp, bearer, client_ip};
+pub use jwt::JwtKeys;
+pub use secret::load_or_create_secret;
+
+use crate::error::{Error, Result};
+use crate::model::Role;
+use crate::store::{Store, Viewer};
+
+/// How a caller proved who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialKind {
+    ApiKey,
+    /// A JWT, valid until `expires_at`.
+    Jwt {
+        expires_at: DateTime<Utc>,
+    },
+}
+
+/// An authenticated agent, as every handler sees it.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub agent: agents::Model,
+    pub role: Role,
+    /// The API token behind the credential (the key itself, or the JWT's `tid`).
+    pub token_id: Uuid,
+    pub kind: CredentialKind,
+}
+
+impl Caller {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    pub fn viewer(&self) -> Viewer {
+        Viewer {
+            agent_id: self.agent.id,
+            is_admin: self.is_admin(),
+        }
+    }
+
+    /// Agents and admins write; observers only read.
+    pub fn require_writer(&self) -> Result<()> {
+        if self.role.can_write() {
+            Ok(())
+        } else {
+            Err(Error::forbidden("observers cannot do this"))
+        }
+    }
+
+    pub fn require_admin(&self) -> Result<()> {
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(Error::forbidden("admin only"))
+        }
+    }
+}
+
+/// Turns credentials into callers; shared by REST and the Socket.IO handshake.
+pub struct Authenticator {
+    store: Store,
+    jwt: JwtKeys,
+}
+
+impl Authenticator {
+    pub fn new(store: Store, jwt: JwtKeys) -> Self {
+        Self { store, jwt }
+    }
+
+    pub fn jwt(&self) -> &JwtKeys {
+        &self.jwt
+    }
+
+    /// Authenticates a bearer credential: an API key (`ahk_…`) or a JWT.
+    pub async fn authenticate(&self, credential: &str) -> Result<Caller> {
+        if keys::is_api_key(credential) {
+            self.authenticate_key(credential).await
+        } else {
+            self.authenticate_jwt(credential).await
+        }
+    }
+
+    pub async fn authenticate_key(&self, key: &str) -> Result<Caller> {
+        let (token, agent) = self
+            .store
+            .token_by_hash(&keys::hash(key))
+            .await?
+            .ok_or_else(Error::unauthorized)?;
+        let caller = Self::caller(token.clone(), agent, CredentialKind::ApiKey)?;
+        if let Err(e) = self.store.touch_token(&token).await {
+            tracing::warn!(error = %e, "could not record token use");
+        }
+        Ok(caller)
+    }
+
+    async fn authenticate_jwt(&self, jwt: &str) -> Result<Caller> {
+        let claims = self.jwt.verify(jwt).ok_or_else(Error::unauthorized)?;
+        let (token, agent) = self
+            .store
+            .token_by_id(claims.tid)
+            .await?
+            .ok_or_else(Error::unauthorized)?;
+        if agent.id != claims.sub {
+            return Err(Error::unauthorized());
+        }
+        let expires_at = DateTime::from_timestamp(claims.exp, 0).unwrap_or_default();
+        Self::caller(token, agent, CredentialKind::Jwt { expires_at })
+    }
+
+    /// The state checks every use repeats: token live, agent enabled, role known.
+    fn caller(
+        token: api_tokens::Model,
+        agent: agents::Model,
+        kind: CredentialKind,
+    ) -> Result<Caller> {
+        let now = Utc::now();
+        let token_dead = token.revoked_at.is_some() || token.expires_at.is_some_and(|e| e <= now);
+        if token_dead || agent.disabled_at.is_some() {
+            return Err(Error::unauthorized());
+        }
+        let role = Role::parse(&agent.role).ok_or_else(Error::unauthorized)?;
+        Ok(Caller {
+            token_id: token.id,
+            agent,
+            role,
+            kind,
+        })
+    }
+
+    /// Mints a JWT for an authenticated API-key caller.
+    pub fn issue_jwt(&self, caller: &Caller) -> Result<(String, DateTime<Utc>)> {
+        self.jwt
+            .issue(
+                caller.agent.id,
+                &caller.agent.name,
+                caller.role.as_str(),
+                caller.token_id,
+            )
+            .map_err(Error::internal)
+    }
+}

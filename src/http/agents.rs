@@ -1,0 +1,264 @@
+//! `/me`, `/agents`, and API tokens (`/agents/{name}/tokens`, `/tokens/{id}`).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use entity::agents;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::extract::{ApiJson, ApiPath, ApiQuery, ListParams, OptionalJson, encode_cursor};
+use crate::app::AppState;
+use crate::auth::{Caller, ClientIp};
+use crate::error::{Error, ErrorResponse, Result};
+use crate::hub::Actor;
+use crate::model::{AgentName, AgentView, CreatedTokenView, Role, TokenView, timestamp};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(me))
+        .routes(routes!(list_agents, create_agent))
+        .routes(routes!(get_agent, update_agent))
+        .routes(routes!(list_tokens, create_token))
+        .routes(routes!(revoke_token))
+}
+
+fn actor(caller: &Caller, ip: ClientIp) -> Actor {
+    Actor {
+        agent_id: Some(caller.agent.id),
+        ip: ip.to_string_opt(),
+    }
+}
+
+async fn agent_named(state: &AppState, name: &str) -> Result<agents::Model> {
+    state
+        .hub
+        .store
+        .agent_by_name(AgentName::parse(name)?.as_str())
+        .await?
+        .ok_or_else(|| Error::not_found("agent"))
+}
+
+/// Admins manage every agent's tokens; agents their own.
+fn require_admin_or_self(caller: &Caller, agent: &agents::Model) -> Result<()> {
+    if caller.is_admin() || caller.agent.id == agent.id {
+        Ok(())
+    } else {
+        Err(Error::forbidden(
+            "only an admin or the agent itself may do this",
+        ))
+    }
+}
+
+/// The calling agent.
+#[utoipa::path(get, path = "/me", tag = "agents",
+    responses((status = 200, body = AgentView), (status = 401, body = ErrorResponse)))]
+async fn me(caller: Caller) -> Json<AgentView> {
+    Json(AgentView::from_model(&caller.agent))
+}
+
+#[derive(Serialize, ToSchema)]
+struct AgentList {
+    agents: Vec<AgentView>,
+    next_cursor: Option<String>,
+}
+
+/// Agents by name, with `online`.
+#[utoipa::path(get, path = "/agents", tag = "agents", params(ListParams),
+    responses((status = 200, body = AgentList), (status = 400, body = ErrorResponse)))]
+async fn list_agents(
+    State(state): State<AppState>,
+    _caller: Caller,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<Json<AgentList>> {
+    let page = state
+        .hub
+        .store
+        .list_agents(params.cursor()?.as_deref(), params.limit()?)
+        .await?;
+    let agents = page.items.iter().map(|a| with_online(&state, a)).collect();
+    Ok(Json(AgentList {
+        agents,
+        next_cursor: encode_cursor(page.next),
+    }))
+}
+
+fn with_online(state: &AppState, agent: &agents::Model) -> AgentView {
+    AgentView {
+        online: Some(state.presence.is_online(agent.id)),
+        ..AgentView::from_model(agent)
+    }
+}
+
+/// One agent, with `online`.
+#[utoipa::path(get, path = "/agents/{name}", tag = "agents",
+    responses((status = 200, body = AgentView), (status = 404, body = ErrorResponse)))]
+async fn get_agent(
+    State(state): State<AppState>,
+    _caller: Caller,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Json<AgentView>> {
+    let agent = agent_named(&state, &name).await?;
+    Ok(Json(with_online(&state, &agent)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CreateAgent {
+    name: String,
+    display_name: Option<String>,
+    role: Option<Role>,
+}
+
+/// Create an agent (admin).
+#[utoipa::path(post, path = "/agents", tag = "agents", request_body = CreateAgent,
+    responses((status = 201, body = AgentView), (status = 403, body = ErrorResponse), (status = 409, body = ErrorResponse)))]
+async fn create_agent(
+    State(state): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    ApiJson(body): ApiJson<CreateAgent>,
+) -> Result<(StatusCode, Json<AgentView>)> {
+    caller.require_admin()?;
+    let agent = state
+        .hub
+        .create_agent(
+            actor(&caller, ip),
+            &body.name,
+            body.display_name.as_deref(),
+            body.role.unwrap_or(Role::Agent),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(AgentView::from_model(&agent))))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct UpdateAgent {
+    display_name: Option<String>,
+    disabled: Option<bool>,
+}
+
+/// Change an agent's display name or disable it (admin). Disabling ends its sessions.
+#[utoipa::path(patch, path = "/agents/{name}", tag = "agents", request_body = UpdateAgent,
+    responses((status = 200, body = AgentView), (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
+async fn update_agent(
+    State(state): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(body): ApiJson<UpdateAgent>,
+) -> Result<Json<AgentView>> {
+    caller.require_admin()?;
+    let agent = agent_named(&state, &name).await?;
+    let agent = state
+        .hub
+        .update_agent(
+            actor(&caller, ip),
+            agent,
+            body.display_name.as_deref(),
+            body.disabled,
+        )
+        .await?;
+    Ok(Json(AgentView::from_model(&agent)))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CreateToken {
+    name: Option<String>,
+    expires_in_days: Option<i64>,
+}
+
+/// Create an API token (admin or the agent itself). The key is shown once.
+#[utoipa::path(post, path = "/agents/{name}/tokens", tag = "tokens", request_body = CreateToken,
+    responses((status = 201, body = CreatedTokenView), (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
+async fn create_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    ApiPath(name): ApiPath<String>,
+    OptionalJson(body): OptionalJson<CreateToken>,
+) -> Result<(StatusCode, Json<CreatedTokenView>)> {
+    let agent = agent_named(&state, &name).await?;
+    require_admin_or_self(&caller, &agent)?;
+    let issued = state
+        .hub
+        .create_token(
+            actor(&caller, ip),
+            &agent,
+            body.name.as_deref(),
+            body.expires_in_days,
+        )
+        .await?;
+    let t = issued.token;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedTokenView {
+            id: t.id,
+            name: t.name,
+            prefix: t.prefix,
+            key: issued.key,
+            created_at: timestamp(t.created_at),
+            expires_at: t.expires_at.map(timestamp),
+        }),
+    ))
+}
+
+#[derive(Serialize, ToSchema)]
+struct TokenList {
+    tokens: Vec<TokenView>,
+    next_cursor: Option<String>,
+}
+
+/// An agent's tokens, without keys (admin or the agent itself).
+#[utoipa::path(get, path = "/agents/{name}/tokens", tag = "tokens", params(ListParams),
+    responses((status = 200, body = TokenList), (status = 403, body = ErrorResponse)))]
+async fn list_tokens(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(name): ApiPath<String>,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<Json<TokenList>> {
+    let agent = agent_named(&state, &name).await?;
+    require_admin_or_self(&caller, &agent)?;
+    let after = params
+        .cursor()?
+        .map(|c| Uuid::parse_str(&c).map_err(|_| Error::bad_request("invalid cursor")))
+        .transpose()?;
+    let page = state
+        .hub
+        .store
+        .list_tokens(agent.id, after, params.limit()?)
+        .await?;
+    Ok(Json(TokenList {
+        tokens: page.items.iter().map(TokenView::from_model).collect(),
+        next_cursor: encode_cursor(page.next),
+    }))
+}
+
+/// Revoke a token (admin or its owner): 204, also when already revoked.
+#[utoipa::path(delete, path = "/tokens/{id}", tag = "tokens",
+    responses((status = 204), (status = 404, body = ErrorResponse)))]
+async fn revoke_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode> {
+    // Another agent's token answers 404, like one that does not exist.
+    let (token, owner) = match Uuid::parse_str(&id) {
+        Ok(id) => state.hub.store.token_by_id(id).await?,
+        Err(_) => None,
+    }
+    .filter(|(t, _)| caller.is_admin() || t.agent_id == caller.agent.id)
+    .ok_or_else(|| Error::not_found("token"))?;
+    state
+        .hub
+        .revoke_token(actor(&caller, ip), token, &owner)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,75 @@
+//! The REST API (`/api/v1`), health and readiness, and the OpenAPI document.
+//!
+//! One file per resource, each with its `router()`; merged here, where the cross-cutting
+//! layers (security headers, body limit, unknown-route errors) are applied once.
+
+mod agents;
+mod audit;
+mod auth;
+mod extract;
+mod health;
+mod messages;
+mod openapi;
+mod rooms;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, header};
+use tower_http::set_header::SetResponseHeaderLayer;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::app::AppState;
+use crate::error::Error;
+
+/// Request bodies larger than this answer 413 (SPEC §6).
+const MAX_BODY_BYTES: usize = 1 << 20;
+
+pub fn router(state: AppState) -> Router {
+    let api = OpenApiRouter::new()
+        .merge(auth::router())
+        .merge(agents::router())
+        .merge(rooms::router())
+        .merge(messages::router())
+        .merge(audit::router())
+        .fallback(unknown_route);
+    let (api, doc) = OpenApiRouter::with_openapi(openapi::base())
+        .nest("/api/v1", api)
+        .split_for_parts();
+    let hsts = state.settings.enable_hsts;
+    let router = Router::new()
+        .merge(api)
+        .merge(health::router())
+        .merge(openapi::router(doc))
+        .fallback(unknown_route)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state);
+    security_headers(router, hsts)
+}
+
+async fn unknown_route() -> Error {
+    Error::not_found("route")
+}
+
+/// The headers of SPEC §7 on every response, errors and 404s included.
+fn security_headers(router: Router, hsts: bool) -> Router {
+    let fixed: [(HeaderName, &'static str); 4] = [
+        (header::CONTENT_SECURITY_POLICY, "default-src 'self'"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "strict-origin"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    ];
+    let mut router = router;
+    for (name, value) in fixed {
+        router = router.layer(SetResponseHeaderLayer::overriding(
+            name,
+            HeaderValue::from_static(value),
+        ));
+    }
+    if hsts {
+        router = router.layer(SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        ));
+    }
+    router
+}

@@ -1,0 +1,149 @@
+//! Sending and reading messages: validation, permissions, persistence.
+
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::Hub;
+use crate::auth::Caller;
+use crate::error::{Error, Result};
+use crate::model::{AgentRef, MessageView};
+use crate::store::{HistoryQuery, NewMessage, RoomRow, SendOutcome};
+
+/// Serialized metadata may not exceed this many bytes (SPEC §3).
+pub const MAX_METADATA_BYTES: usize = 4096;
+/// `client_id` may not exceed this many characters (SPEC §3).
+pub const MAX_CLIENT_ID_CHARS: usize = 64;
+
+/// A message as a client submits it (REST body, `message:send`, `dm:send`).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct MessageInput {
+    pub body: String,
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub metadata: Option<Value>,
+}
+
+/// A stored message and whether it was already there (idempotent `client_id`).
+pub struct Posted {
+    pub message: MessageView,
+    pub duplicate: bool,
+}
+
+fn contains_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(a) => a.iter().any(contains_nul),
+        Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || contains_nul(v)),
+        _ => false,
+    }
+}
+
+impl MessageInput {
+    /// Checks sizes and characters against SPEC §3 before anything is stored.
+    pub fn validate(&self, max_body_bytes: usize) -> Result<()> {
+        if self.body.is_empty() {
+            return Err(Error::bad_request("body must not be empty"));
+        }
+        if self.body.len() > max_body_bytes {
+            return Err(Error::payload_too_large(format!(
+                "body exceeds {max_body_bytes} bytes"
+            )));
+        }
+        if self.body.contains('\0') {
+            return Err(Error::bad_request("body must not contain U+0000"));
+        }
+        if let Some(id) = &self.client_id {
+            let n = id.chars().count();
+            if n == 0 || n > MAX_CLIENT_ID_CHARS || id.contains('\0') {
+                return Err(Error::bad_request(
+                    "client_id must be 1 to 64 characters without U+0000",
+                ));
+            }
+        }
+        match &self.metadata {
+            None | Some(Value::Null) => {}
+            Some(m @ Value::Object(_)) => {
+                if serde_json::to_vec(m).map_or(usize::MAX, |v| v.len()) > MAX_METADATA_BYTES {
+                    return Err(Error::payload_too_large("metadata exceeds 4096 bytes"));
+                }
+                if contains_nul(m) {
+                    return Err(Error::bad_request("metadata must not contain U+0000"));
+                }
+            }
+            Some(_) => return Err(Error::bad_request("metadata must be an object or null")),
+        }
+        Ok(())
+    }
+}
+
+impl Hub {
+    /// Stores a message in a room the caller may write to. Callers that need a joined socket
+    /// check that first; this checks role, visibility and archival.
+    pub async fn post_message(
+        &self,
+        caller: &Caller,
+        room: &RoomRow,
+        input: MessageInput,
+    ) -> Result<Posted> {
+        caller.require_writer()?;
+        input.validate(self.settings.max_message_bytes)?;
+        let (room, _) = room;
+        if room.archived_at.is_some() {
+            return Err(Error::forbidden("the room is archived"));
+        }
+        if let Some((a, b)) = room
+            .name
+            .strip_prefix("dm:")
+            .and_then(|r| r.split_once(':'))
+            && caller.agent.name != a
+            && caller.agent.name != b
+        {
+            return Err(Error::forbidden("only its two agents post to a dm room"));
+        }
+        let metadata = input.metadata.filter(|m| !m.is_null());
+        let SendOutcome { message, duplicate } = self
+            .store
+            .send_message(NewMessage {
+                room_id: room.id,
+                sender_id: caller.agent.id,
+                body: input.body,
+                metadata,
+                client_id: input.client_id,
+            })
+            .await?;
+        let message =
+            crate::store::message_view(&room.name, message, AgentRef::from_model(&caller.agent));
+        Ok(Posted { message, duplicate })
+    }
+
+    /// A page of history for a reader of the room; `limit` must be 1..=100.
+    pub async fn history(
+        &self,
+        room: &RoomRow,
+        before: Option<i64>,
+        after: Option<i64>,
+        limit: Option<i64>,
+    ) -> Result<(Vec<MessageView>, bool)> {
+        let limit = match limit {
+            None => 50,
+            Some(l @ 1..=100) => l as u64,
+            Some(_) => return Err(Error::bad_request("limit must be 1 to 100")),
+        };
+        let query = match (before, after) {
+            (Some(_), Some(_)) => {
+                return Err(Error::bad_request("use either before or after, not both"));
+            }
+            (Some(b), None) => HistoryQuery::Before(b),
+            (None, Some(a)) => HistoryQuery::After(a),
+            (None, None) => HistoryQuery::Latest,
+        };
+        let page = self.store.history(room.0.id, query, limit).await?;
+        let views = self
+            .store
+            .message_views(&room.0.name, page.messages)
+            .await?;
+        Ok((views, page.has_more))
+    }
+}

@@ -1,0 +1,186 @@
+//! Rooms: who may see, create, change and join them.
+
+use entity::{agents, rooms};
+use serde_json::json;
+
+use super::{Actor, Hub};
+use crate::auth::Caller;
+use crate::error::{Error, Result};
+use crate::model::{AgentName, RoomName};
+use crate::store::{NewRoom, RoomPatch, RoomRow};
+
+pub fn validate_topic(topic: &str) -> Result<&str> {
+    if topic.chars().count() > 512 || topic.contains('\0') {
+        return Err(Error::bad_request(
+            "topic must be at most 512 characters without U+0000",
+        ));
+    }
+    Ok(topic)
+}
+
+impl Hub {
+    /// A room the caller may read. Rooms it may not see answer `not_found`, exactly like
+    /// rooms that do not exist, so private names do not leak.
+    pub async fn readable_room(&self, caller: &Caller, name: &str) -> Result<RoomRow> {
+        let name = RoomName::parse(name)?;
+        let row = self
+            .store
+            .room_by_name(name.as_str())
+            .await?
+            .ok_or_else(|| Error::not_found("room"))?;
+        if !self.may_read(caller, &row.0).await? {
+            return Err(Error::not_found("room"));
+        }
+        Ok(row)
+    }
+
+    pub async fn may_read(&self, caller: &Caller, room: &rooms::Model) -> Result<bool> {
+        Ok(!room.private
+            || caller.is_admin()
+            || self.store.is_member(room.id, caller.agent.id).await?)
+    }
+
+    pub async fn create_room(
+        &self,
+        caller: &Caller,
+        actor: Actor,
+        name: &str,
+        topic: Option<&str>,
+        private: bool,
+    ) -> Result<RoomRow> {
+        caller.require_writer()?;
+        let name = RoomName::parse_plain(name)?;
+        let topic = topic.map(validate_topic).transpose()?.map(str::to_owned);
+        let room = self
+            .store
+            .create_room(
+                NewRoom {
+                    name,
+                    topic,
+                    private,
+                    created_by: caller.agent.id,
+                },
+                &[],
+            )
+            .await?;
+        self.audit(
+            crate::store::AuditType::RoomCreated,
+            actor.agent_id,
+            actor.ip,
+            json!({"room": room.name, "private": room.private}),
+        )
+        .await;
+        Ok((room, caller.agent.name.clone()))
+    }
+
+    /// The DM room of the caller and `to`, created by the first sender.
+    pub async fn dm_room(&self, caller: &Caller, to: &str) -> Result<RoomRow> {
+        caller.require_writer()?;
+        let to = AgentName::parse(to)?;
+        if to.as_str() == caller.agent.name {
+            return Err(Error::bad_request(
+                "cannot send a direct message to oneself",
+            ));
+        }
+        let other = self
+            .store
+            .agent_by_name(to.as_str())
+            .await?
+            .filter(|a| a.disabled_at.is_none())
+            .ok_or_else(|| Error::not_found("agent"))?;
+        let me = AgentName::parse(&caller.agent.name)?;
+        let name = RoomName::dm(&me, &to);
+        if let Some(row) = self.store.room_by_name(name.as_str()).await? {
+            return Ok(row);
+        }
+        let created = self
+            .store
+            .create_room(
+                NewRoom {
+                    name: name.clone(),
+                    topic: None,
+                    private: true,
+                    created_by: caller.agent.id,
+                },
+                &[other.id],
+            )
+            .await;
+        match created {
+            Ok(room) => Ok((room, caller.agent.name.clone())),
+            // The other agent opened it at the same moment: use theirs.
+            Err(crate::store::StoreError::Conflict(_)) => self
+                .store
+                .room_by_name(name.as_str())
+                .await?
+                .ok_or_else(|| Error::not_found("room")),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Changes topic or archived state: the room's creator or an admin.
+    pub async fn update_room(
+        &self,
+        caller: &Caller,
+        actor: Actor,
+        name: &str,
+        patch: RoomPatch,
+    ) -> Result<RoomRow> {
+        let (room, creator) = self.readable_room(caller, name).await?;
+        self.require_room_owner(caller, &room)?;
+        if let Some(Some(topic)) = &patch.topic {
+            validate_topic(topic)?;
+        }
+        let details = json!({
+            "room": room.name,
+            "topic": patch.topic,
+            "archived": patch.archived,
+        });
+        let room = self.store.update_room(room, patch).await?;
+        self.audit(
+            crate::store::AuditType::RoomUpdated,
+            actor.agent_id,
+            actor.ip,
+            details,
+        )
+        .await;
+        Ok((room, creator))
+    }
+
+    fn require_room_owner(&self, caller: &Caller, room: &rooms::Model) -> Result<()> {
+        if caller.is_admin() || room.created_by == caller.agent.id {
+            Ok(())
+        } else {
+            Err(Error::forbidden(
+                "only the room's creator or an admin may do this",
+            ))
+        }
+    }
+
+    /// Adds or removes a private-room member (`PUT`/`DELETE /rooms/{name}/members/{agent}`).
+    pub async fn set_member(
+        &self,
+        caller: &Caller,
+        room: &str,
+        agent: &str,
+        member: bool,
+    ) -> Result<()> {
+        let (room, _) = self.readable_room(caller, room).await?;
+        self.require_room_owner(caller, &room)?;
+        if room.name.starts_with("dm:") {
+            return Err(Error::forbidden(
+                "the members of a dm room are its two agents",
+            ));
+        }
+        let agent: agents::Model = self
+            .store
+            .agent_by_name(AgentName::parse(agent)?.as_str())
+            .await?
+            .ok_or_else(|| Error::not_found("agent"))?;
+        if member {
+            self.store.add_member(room.id, agent.id).await?;
+        } else {
+            self.store.remove_member(room.id, agent.id).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,25 @@
+//! AgentHub: a Socket.IO-compatible realtime hub where AI agents and people meet in rooms.
+//!
+//! Map of the crate:
+//! - [`config`]: every setting, its default and validation
+//! - [`app`]: builds the server (database, state, router) and runs it until shutdown
+//! - [`http`]: the REST API, health and OpenAPI
+//! - [`hub`]: the use cases shared by REST, Socket.IO and the CLI
+//! - [`auth`]: API keys, JWTs, roles, extractors
+//! - [`store`]: the only module that talks SQL
+//! - [`cluster`]: presence
+//! - [`model`]: validated names, roles, JSON views
+//! - [`cli`]: operator commands
+//! - [`telemetry`]: logs
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod cluster;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod hub;
+pub mod model;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,78 @@
+//! The `agenthub` binary: parse the command line, set up logs, run.
+
+use std::process::ExitCode;
+
+use agenthub::app::{App, StartupError};
+use agenthub::cli::{Cli, Command, run_operator};
+use agenthub::config::Secrets;
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let mut cli = Cli::parse();
+    cli.settings.secrets = Secrets::from_env();
+    agenthub::telemetry::init(cli.settings.log_format());
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            None | Some(Command::Serve) => serve(cli.settings).await,
+            Some(command) => run_operator(cli.settings, command).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            // Configuration mistakes exit 2, like clap's own usage errors.
+            let config = e
+                .downcast_ref::<StartupError>()
+                .is_some_and(|e| matches!(e, StartupError::Config(_)))
+                || e.downcast_ref::<agenthub::config::ConfigError>().is_some();
+            ExitCode::from(if config { 2 } else { 1 })
+        }
+    }
+}
+
+async fn serve(settings: agenthub::config::Settings) -> anyhow::Result<()> {
+    let app = App::build(settings).await?;
+    if let Some(key) = &app.bootstrap_key {
+        print_banner(key, app.local_addr().port());
+    }
+    tracing::info!(addr = %app.local_addr(), "AgentHub listening");
+    app.run_until(shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn print_banner(key: &str, port: u16) {
+    let line = "=".repeat(78);
+    println!(
+        "{line}\n  AgentHub created the first admin agent \"admin\". Its API key, shown once:\n\n    {key}\n\n  Exchange it for a JWT:\n    curl -s -X POST -H 'Authorization: Bearer {key}' http://localhost:{port}/api/v1/auth/token\n{line}"
+    );
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

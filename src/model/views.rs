@@ -1,0 +1,151 @@
+//! The JSON shapes of SPEC §3, used by REST and Socket.IO alike.
+
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{Role, timestamp};
+
+/// `agent` — an agent as REST shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AgentView {
+    pub id: Uuid,
+    pub name: String,
+    pub display_name: String,
+    pub role: Role,
+    pub created_at: String,
+    pub disabled: bool,
+    /// Present in `GET /agents` and `GET /agents/{name}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub online: Option<bool>,
+}
+
+/// `ref` — an agent inside messages and presence.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+pub struct AgentRef {
+    pub id: Uuid,
+    pub name: String,
+    pub display_name: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RoomView {
+    pub name: String,
+    pub topic: Option<String>,
+    pub private: bool,
+    /// The creator's agent name.
+    pub created_by: String,
+    pub created_at: String,
+    pub archived: bool,
+    pub last_seq: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MessageView {
+    pub id: i64,
+    pub room: String,
+    pub seq: i64,
+    pub sender: AgentRef,
+    pub body: String,
+    pub metadata: Option<Value>,
+    pub client_id: Option<String>,
+    pub created_at: String,
+}
+
+/// `member` — an agent present in a room.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MemberView {
+    pub agent: AgentRef,
+    /// `online`, `away` or `busy`.
+    pub status: String,
+    pub note: Option<String>,
+    pub connections: u32,
+    pub since: String,
+}
+
+/// An API token as listed (the key itself is never stored, so never shown again).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TokenView {
+    pub id: Uuid,
+    pub name: String,
+    pub prefix: String,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub last_used_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+/// A freshly created token: the only time its key is shown.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CreatedTokenView {
+    pub id: Uuid,
+    pub name: String,
+    pub prefix: String,
+    pub key: String,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AuditEventView {
+    pub id: i64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub agent_id: Option<Uuid>,
+    pub ip: Option<String>,
+    pub details: Value,
+    pub created_at: String,
+}
+
+impl AgentView {
+    pub fn from_model(a: &entity::agents::Model) -> Self {
+        Self {
+            id: a.id,
+            name: a.name.clone(),
+            display_name: a.display_name.clone(),
+            role: Role::parse(&a.role).unwrap_or(Role::Observer),
+            created_at: timestamp(a.created_at),
+            disabled: a.disabled_at.is_some(),
+            online: None,
+        }
+    }
+}
+
+impl AgentRef {
+    pub fn from_model(a: &entity::agents::Model) -> Self {
+        Self {
+            id: a.id,
+            name: a.name.clone(),
+            display_name: a.display_name.clone(),
+        }
+    }
+}
+
+impl TokenView {
+    pub fn from_model(t: &entity::api_tokens::Model) -> Self {
+        Self {
+            id: t.id,
+            name: t.name.clone(),
+            prefix: t.prefix.clone(),
+            created_at: timestamp(t.created_at),
+            expires_at: t.expires_at.map(timestamp),
+            last_used_at: t.last_used_at.map(timestamp),
+            revoked_at: t.revoked_at.map(timestamp),
+        }
+    }
+}
+
+impl RoomView {
+    pub fn from_model(r: &entity::rooms::Model, created_by: &str) -> Self {
+        Self {
+            name: r.name.clone(),
+            topic: r.topic.clone(),
+            private: r.private,
+            created_by: created_by.to_owned(),
+            created_at: timestamp(r.created_at),
+            archived: r.archived_at.is_some(),
+            last_seq: r.last_seq,
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! The only place that talks SQL (through sea-orm): one file per aggregate.
+//!
+//! The store speaks in entity models and domain types, never in HTTP or socket types.
+//! Errors are classified once here: unique violations become `Conflict`, lost connections
+//! become `Unavailable`, everything else is an opaque database error.
+
+mod agents;
+mod audit;
+mod messages;
+mod rooms;
+mod tokens;
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+
+pub use audit::{AuditFilter, AuditType, NewAuditEvent};
+pub use messages::{HistoryPage, HistoryQuery, NewMessage, SendOutcome, message_view};
+pub use rooms::{NewRoom, RoomPatch, RoomRow, Viewer};
+pub use tokens::NewToken;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(&'static str),
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] DbErr),
+    #[error("database error: {0}")]
+    Db(#[source] DbErr),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+impl From<DbErr> for StoreError {
+    fn from(e: DbErr) -> Self {
+        if is_connection_error(&e) {
+            StoreError::Unavailable(e)
+        } else {
+            StoreError::Db(e)
+        }
+    }
+}
+
+fn is_connection_error(e: &DbErr) -> bool {
+    use sea_orm::sqlx::Error as SqlxError;
+    let sqlx = match e {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
+        DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))
+        | DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)) => e,
+        _ => return false,
+    };
+    matches!(
+        sqlx.as_ref(),
+        SqlxError::Io(_) | SqlxError::PoolTimedOut | SqlxError::PoolClosed | SqlxError::Tls(_)
+    )
+}
+
+/// Maps a unique-constraint violation to `Conflict(what)`, anything else through `From`.
+fn unique_as(what: &'static str) -> impl FnOnce(DbErr) -> StoreError {
+    move |e| match e.sql_err() {
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => StoreError::Conflict(what),
+        _ => e.into(),
+    }
+}
+
+/// One page of a keyset-paginated list: `next` is the last item's sort key when more exist.
+#[derive(Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// Builds a page from up to `limit + 1` rows fetched in order.
+    fn from_rows(mut rows: Vec<T>, limit: u64, key: impl Fn(&T) -> String) -> Self {
+        let more = rows.len() as u64 > limit;
+        rows.truncate(limit as usize);
+        let next = if more { rows.last().map(key) } else { None };
+        Page { items: rows, next }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    /// Connects a pool; SQLite files run in WAL mode with a busy timeout so that
+    /// concurrent writers (including other processes such as the CLI) wait instead of failing.
+    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
+        let mut opts = ConnectOptions::new(url);
+        opts.max_connections(max_connections)
+            .min_connections(0)
+            .connect_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(5))
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+            });
+        let db = Database::connect(opts)
+            .await
+            .map_err(StoreError::Unavailable)?;
+        Ok(Self { db })
+    }
+
+    /// Runs pending migrations; safe to call from several processes and repeatedly.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        Migrator::up(&self.db, None).await?;
+        Ok(())
+    }
+
+    /// A cheap round trip, for readiness.
+    pub async fn ping(&self) -> StoreResult<()> {
+        self.db.ping().await.map_err(StoreError::Unavailable)
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    pub async fn close(self) {
+        let _ = self.db.close().await;
+    }
+
+    pub(crate) fn conn(&self) -> &impl ConnectionTrait {
+        &self.db
+    }
+}
