@@ -1,0 +1,11 @@
+//! AgentHub's integration tests: the real server over real HTTP, on PostgreSQL and SQLite.
+
+mod helpers;
+
+mod agents;
+mod audit;
+mod auth;
+mod hardening;
+mod messages;
+mod processes;
+mod rooms;
