@@ -208,8 +208,9 @@ impl Settings {
         {
             return err("DATABASE_URL must start with postgres://, postgresql:// or sqlite:");
         }
-        if self.database_max_connections == 0 {
-            return err("DATABASE_MAX_CONNECTIONS must be at least 1");
+        if self.database_max_connections < 2 {
+            // Start-up holds one connection for the migration lock while migrating on another.
+            return err("DATABASE_MAX_CONNECTIONS must be at least 2");
         }
         if !(10..=86_400).contains(&self.jwt_ttl_seconds) {
             return err("JWT_TTL_SECONDS must be between 10 and 86400");

@@ -109,9 +109,30 @@ impl Store {
         Ok(Self { db })
     }
 
-    /// Runs pending migrations; safe to call from several processes and repeatedly.
+    /// Runs pending migrations; safe to call repeatedly, and on PostgreSQL from several
+    /// processes at once (an advisory lock lets one migrate while the others wait).
     pub async fn migrate(&self) -> StoreResult<()> {
-        Migrator::up(&self.db, None).await?;
+        if self.backend() != DbBackend::Postgres {
+            Migrator::up(&self.db, None).await?;
+            return Ok(());
+        }
+        use sea_orm::sqlx::{self, Error as SqlxError};
+        const LOCK_KEY: i64 = 0x6167_656e_7468_7562; // "agenthub"
+        let to_db = |e: SqlxError| StoreError::Unavailable(DbErr::Custom(e.to_string()));
+        let pool = self.db.get_postgres_connection_pool();
+        let mut lock_conn = pool.acquire().await.map_err(to_db)?;
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(LOCK_KEY)
+            .execute(&mut *lock_conn)
+            .await
+            .map_err(to_db)?;
+        let migrated = Migrator::up(&self.db, None).await;
+        let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(LOCK_KEY)
+            .execute(&mut *lock_conn)
+            .await;
+        migrated?;
+        unlocked.map_err(to_db)?;
         Ok(())
     }
 

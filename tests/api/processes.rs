@@ -1,1 +1,425 @@
-//! placeholder
+//! The `agenthub` binary as OS processes: the embedded start, start-up validation, the
+//! operator CLI, and several processes writing one room.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, JWT_SECRET, TestDb};
+
+const BIN: &str = env!("CARGO_BIN_EXE_agenthub");
+
+/// `agenthub` with a clean environment: only what the test sets.
+fn agenthub(dir: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir).env_clear().env("RUST_LOG", "warn");
+    cmd
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A server process, killed when dropped.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Starts `agenthub serve` and waits until it answers `/healthz`.
+    async fn start(mut cmd: Command) -> Server {
+        let port = free_port();
+        let child = cmd
+            .arg("serve")
+            .env("HOST", "127.0.0.1")
+            .env("PORT", port.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("agenthub starts");
+        let server = Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(res) = reqwest::get(format!("{}/healthz", server.base)).await
+                && res.status() == StatusCode::OK
+            {
+                return server;
+            }
+            assert!(Instant::now() < deadline, "server did not come up");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The first line of stdout that holds an API key (the bootstrap banner).
+    fn banner_key(&mut self) -> Option<String> {
+        let stdout = self.child.stdout.take()?;
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|line| {
+                line.split_whitespace()
+                    .find(|w| w.starts_with("ahk_"))
+                    .map(str::to_owned)
+            })
+    }
+}
+
+fn run(mut cmd: Command) -> Output {
+    cmd.output().expect("agenthub runs")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_default_starts_from_an_empty_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = Server::start(agenthub(dir.path())).await;
+    let data = dir.path().join("data");
+    assert!(
+        data.join("agenthub.db").exists(),
+        "SQLite file under ./data"
+    );
+    let secret = data.join("jwt_secret");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&secret).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the generated secret is private");
+    }
+    // Only the banner is on stdout; drop the process to close the pipe, then read it.
+    let _ = first.child.kill();
+    let key = first
+        .banner_key()
+        .expect("the first start prints the admin key");
+    assert!(key.starts_with("ahk_") && key.len() == 47, "{key}");
+    drop(first);
+
+    // A restart keeps the data: no second banner, and the key still works.
+    let mut second = Server::start(agenthub(dir.path())).await;
+    let res = reqwest::Client::new()
+        .post(format!("{}/api/v1/auth/token", second.base))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let _ = second.child.kill();
+    assert_eq!(
+        second.banner_key(),
+        None,
+        "the banner is printed once, never again"
+    );
+}
+
+#[test]
+fn bad_configuration_is_a_readable_error_with_exit_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&[(&str, &str)], &str); 4] = [
+        (&[("AGENTHUB_ENV", "production")], "JWT_SECRET"),
+        (
+            &[
+                ("AGENTHUB_ENV", "production"),
+                ("JWT_SECRET", "0123456789"),
+                ("DATABASE_URL", "postgres://postgres@127.0.0.1/test"),
+            ],
+            "at least 32 bytes",
+        ),
+        (
+            &[("AGENTHUB_ENV", "production"), ("JWT_SECRET", JWT_SECRET)],
+            "DATABASE_URL",
+        ),
+        (&[("DATABASE_URL", "mysql://nope")], "DATABASE_URL"),
+    ];
+    for (env, expected) in cases {
+        let mut cmd = agenthub(dir.path());
+        cmd.arg("serve").envs(env.iter().copied());
+        let out = run(cmd);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{env:?}: {stderr}");
+        assert!(stderr.contains(expected), "{env:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    assert!(
+        !dir.path().join("data").exists(),
+        "a refused start creates nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_cli_manages_agents_and_tokens_while_the_server_runs() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let cli = |args: &[&str]| {
+        let mut cmd = agenthub(db.dir.path());
+        cmd.args(args).env("DATABASE_URL", &db.url);
+        run(cmd)
+    };
+    let mut server_cmd = agenthub(db.dir.path());
+    server_cmd
+        .env("DATABASE_URL", &db.url)
+        .env("JWT_SECRET", JWT_SECRET)
+        .env("AGENTHUB_BOOTSTRAP", "false");
+    let server = Server::start(server_cmd).await;
+
+    let out = cli(&[
+        "agent",
+        "create",
+        "scout",
+        "--role",
+        "observer",
+        "--display-name",
+        "Scout",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout(&out), "", "agent create reports on stderr only");
+
+    // `token create` prints the key alone on stdout, one line, so scripts can capture it.
+    let out = cli(&["token", "create", "scout", "--name", "ci"]);
+    assert!(out.status.success());
+    let printed = stdout(&out);
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(lines.len(), 1, "stdout: {printed:?}");
+    let key = lines[0];
+    assert!(key.starts_with("ahk_") && key.len() == 47, "{key}");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains(key),
+        "the key is not repeated on stderr"
+    );
+
+    let http = reqwest::Client::new();
+    let me: Value = http
+        .get(format!("{}/api/v1/me", server.base))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["name"], "scout");
+    assert_eq!(me["role"], "observer");
+    assert_eq!(me["display_name"], "Scout");
+
+    let listed = stdout(&cli(&["agent", "list"]));
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with("scout ") && l.contains("observer")),
+        "{listed}"
+    );
+    let tokens = stdout(&cli(&["token", "list", "scout"]));
+    let token_id = tokens
+        .lines()
+        .find(|l| l.contains(&key[..12]))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("the token is listed by its prefix")
+        .to_owned();
+    assert!(!tokens.contains(key), "keys are never listed");
+
+    let out = cli(&["token", "revoke", &token_id]);
+    assert!(out.status.success());
+    let res = http
+        .get(format!("{}/api/v1/me", server.base))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::UNAUTHORIZED,
+        "a revoked key stops working"
+    );
+
+    let out = cli(&["token", "create", "scout"]);
+    let key2 = stdout(&out).trim().to_owned();
+    let out = cli(&["agent", "disable", "scout"]);
+    assert!(out.status.success());
+    let res = http
+        .get(format!("{}/api/v1/me", server.base))
+        .bearer_auth(&key2)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::UNAUTHORIZED,
+        "a disabled agent's keys stop working"
+    );
+
+    let out = cli(&["token", "create", "nobody"]);
+    assert!(!out.status.success());
+    assert_eq!(stdout(&out), "");
+}
+
+/// 8 writers split over two server processes post to one room; every seq 1..=N appears once.
+async fn seq_is_gap_free_across_two_processes(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let start = || {
+        let mut cmd = agenthub(db.dir.path());
+        cmd.env("DATABASE_URL", &db.url)
+            .env("JWT_SECRET", JWT_SECRET);
+        Server::start(cmd)
+    };
+    let mut a = start().await;
+    let key = a.banner_key_nonblocking().await;
+    let b = start().await;
+    let http = reqwest::Client::new();
+    let res = http
+        .post(format!("{}/api/v1/rooms", a.base))
+        .bearer_auth(&key)
+        .json(&json!({"name": "busy"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+
+    const WRITERS: usize = 8;
+    const EACH: usize = 15;
+    let mut tasks = Vec::new();
+    for w in 0..WRITERS {
+        let base = if w % 2 == 0 {
+            a.base.clone()
+        } else {
+            b.base.clone()
+        };
+        let (http, key) = (http.clone(), key.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut seqs = Vec::new();
+            for i in 0..EACH {
+                let res = http
+                    .post(format!("{base}/api/v1/rooms/busy/messages"))
+                    .bearer_auth(&key)
+                    .json(&json!({"body": format!("w{w} m{i}")}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(res.status(), StatusCode::CREATED);
+                seqs.push(res.json::<Value>().await.unwrap()["seq"].as_i64().unwrap());
+            }
+            // Each writer's own sends commit in order.
+            assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+            seqs
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all.sort();
+    let expected: Vec<i64> = (1..=(WRITERS * EACH) as i64).collect();
+    assert_eq!(all, expected, "seq is unique and gap-free");
+
+    let history: Value = http
+        .get(format!(
+            "{}/api/v1/rooms/busy/messages?after=0&limit=100",
+            b.base
+        ))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let seqs: Vec<i64> = history["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, (1..=100).collect::<Vec<_>>());
+    assert_eq!(history["has_more"], true);
+}
+
+impl Server {
+    async fn banner_key_nonblocking(&mut self) -> String {
+        let stdout = self.child.stdout.take().expect("stdout piped");
+        tokio::task::spawn_blocking(move || {
+            BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+                .find_map(|l| {
+                    l.split_whitespace()
+                        .find(|w| w.starts_with("ahk_"))
+                        .map(str::to_owned)
+                })
+        })
+        .await
+        .unwrap()
+        .expect("the first start prints the admin key")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn seq_is_gap_free_with_writers_in_two_processes_on_postgres() {
+    seq_is_gap_free_across_two_processes(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn seq_is_gap_free_with_writers_in_two_processes_on_sqlite() {
+    seq_is_gap_free_across_two_processes(Backend::Sqlite).await;
+}
+
+/// The README's "Using it" block, run by bash against a fresh server: every command succeeds
+/// and no answer is an error body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_curl_examples_work_as_written() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = &readme[readme
+        .find("## Using it")
+        .expect("README has a Using it section")..];
+    let start = section.find("```bash\n").unwrap() + "```bash\n".len();
+    let script = &section[start..start + section[start..].find("```").unwrap()];
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(agenthub(dir.path())).await;
+    let key = server.banner_key_nonblocking().await;
+    let port = server.base.rsplit(':').next().unwrap().to_owned();
+    let script = script
+        .replace("ADMIN_KEY=ahk_...", &format!("ADMIN_KEY={key}"))
+        .replace("localhost:3000", &format!("localhost:{port}"));
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!("set -euo pipefail\n{script}"))
+        .output()
+        .unwrap();
+    let printed = stdout(&out);
+    assert!(
+        out.status.success(),
+        "{printed}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!printed.contains("\"error\""), "{printed}");
+    assert!(printed.contains("hello, hub"), "{printed}");
+    assert!(printed.contains("\"status\":\"ready\""), "{printed}");
+    assert_eq!(
+        printed.matches("204").count(),
+        2,
+        "PUT member and DELETE token answer 204: {printed}"
+    );
+}
