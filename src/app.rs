@@ -16,6 +16,7 @@ use crate::cluster::Presence;
 use crate::config::{ConfigError, Settings};
 use crate::hub::{Actor, Hub};
 use crate::model::Role;
+use crate::realtime::SocketIoFanout;
 use crate::store::{Store, StoreError};
 
 /// What every handler can reach.
@@ -46,6 +47,7 @@ pub enum StartupError {
 pub struct App {
     listener: TcpListener,
     state: AppState,
+    router: axum::Router,
     /// The first admin's API key, when this start created it.
     pub bootstrap_key: Option<String>,
 }
@@ -90,7 +92,17 @@ impl App {
         let settings = Arc::new(settings);
         let store = open_store(&settings).await?;
         let auth = Arc::new(Authenticator::new(store.clone(), jwt_keys(&settings)?));
-        let hub = Hub::new(store, settings.clone());
+        let payload = settings.max_payload_bytes;
+        let (socket_layer, io) = socketioxide::SocketIo::builder()
+            .max_payload(payload)
+            .ws_max_message_size(payload as usize)
+            .ws_max_frame_size(payload as usize)
+            .build_layer();
+        let fanout = Arc::new(SocketIoFanout {
+            io: io.clone(),
+            store: store.clone(),
+        });
+        let hub = Hub::new(store, settings.clone(), fanout);
         let bootstrap_key = if settings.bootstrap && !settings.is_production() {
             bootstrap(&hub).await?
         } else {
@@ -110,9 +122,12 @@ impl App {
             presence: Arc::new(Presence::default()),
             shutdown: CancellationToken::new(),
         };
+        crate::realtime::attach(&io, state.clone());
+        let router = crate::http::router(state.clone(), socket_layer);
         Ok(App {
             listener,
             state,
+            router,
             bootstrap_key,
         })
     }
@@ -135,10 +150,10 @@ impl App {
         let state = self.state.clone();
         let shutdown = state.shutdown.clone();
         let drain = Duration::from_secs(state.settings.shutdown_timeout_seconds);
-        let router = crate::http::router(state.clone());
         let serve = axum::serve(
             self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown({
             let shutdown = shutdown.clone();
@@ -150,6 +165,9 @@ impl App {
         });
         let serve = tokio::spawn(async move { serve.await });
         shutdown.cancelled().await;
+        // axum's graceful shutdown does not track upgraded WebSockets: close sockets here so
+        // clients reconnect elsewhere.
+        state.hub.fanout.close().await;
         match tokio::time::timeout(drain, serve).await {
             Ok(joined) => joined.map_err(std::io::Error::other)??,
             Err(_) => tracing::warn!("drain timed out; closing remaining connections"),

@@ -12,6 +12,7 @@ use crate::app::open_store;
 use crate::config::Settings;
 use crate::hub::{Actor, Hub};
 use crate::model::{AgentName, Role, timestamp};
+use crate::realtime::{BoxFuture, Fanout, KickTarget};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -76,10 +77,36 @@ pub enum TokenCommand {
 pub async fn run_operator(settings: Settings, command: Command) -> anyhow::Result<()> {
     settings.validate()?;
     let store = open_store(&settings).await?;
-    let hub = Hub::new(store.clone(), std::sync::Arc::new(settings));
+    // The CLI reaches no sockets: running servers' periodic re-check disconnects what a
+    // revocation or a disabled agent ended.
+    let hub = Hub::new(
+        store.clone(),
+        std::sync::Arc::new(settings),
+        std::sync::Arc::new(NoSockets),
+    );
     let result = operate(&hub, command).await;
     store.close().await;
     result
+}
+
+/// The fan-out of a process that serves no sockets.
+struct NoSockets;
+
+impl Fanout for NoSockets {
+    fn deliver<'a>(
+        &'a self,
+        _: &'a entity::rooms::Model,
+        _: &'a crate::model::MessageView,
+        _: Option<socketioxide::socket::Sid>,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
+    fn kick(&self, _: KickTarget) -> BoxFuture<'_, usize> {
+        Box::pin(async { 0 })
+    }
+    fn close(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
 }
 
 async fn agent_named(hub: &Hub, name: &str) -> anyhow::Result<entity::agents::Model> {

@@ -7,6 +7,7 @@
 //! - [`hub`]: the use cases shared by REST, Socket.IO and the CLI
 //! - [`auth`]: API keys, JWTs, roles, extractors
 //! - [`store`]: the only module that talks SQL
+//! - [`realtime`]: Socket.IO: handshake, events, fan-out
 //! - [`cluster`]: presence
 //! - [`model`]: validated names, roles, JSON views
 //! - [`cli`]: operator commands
@@ -21,5 +22,6 @@ pub mod error;
 pub mod http;
 pub mod hub;
 pub mod model;
+pub mod realtime;
 pub mod store;
 pub mod telemetry;

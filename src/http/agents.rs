@@ -79,16 +79,19 @@ async fn list_agents(
         .store
         .list_agents(params.cursor()?.as_deref(), params.limit()?)
         .await?;
-    let agents = page.items.iter().map(|a| with_online(&state, a)).collect();
+    let mut agents = Vec::with_capacity(page.items.len());
+    for agent in &page.items {
+        agents.push(with_online(&state, agent).await);
+    }
     Ok(Json(AgentList {
         agents,
         next_cursor: encode_cursor(page.next),
     }))
 }
 
-fn with_online(state: &AppState, agent: &agents::Model) -> AgentView {
+async fn with_online(state: &AppState, agent: &agents::Model) -> AgentView {
     AgentView {
-        online: Some(state.presence.is_online(agent.id)),
+        online: Some(state.presence.is_online(agent.id).await),
         ..AgentView::from_model(agent)
     }
 }
@@ -102,7 +105,7 @@ async fn get_agent(
     ApiPath(name): ApiPath<String>,
 ) -> Result<Json<AgentView>> {
     let agent = agent_named(&state, &name).await?;
-    Ok(Json(with_online(&state, &agent)))
+    Ok(Json(with_online(&state, &agent).await))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

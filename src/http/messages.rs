@@ -71,10 +71,14 @@ async fn post(
 ) -> Result<(StatusCode, Json<MessageView>)> {
     let room = state.hub.readable_room(&caller, &name).await?;
     let posted = state.hub.post_message(&caller, &room, input).await?;
-    let status = if posted.duplicate {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
+    if posted.duplicate {
+        return Ok((StatusCode::OK, Json(posted.message)));
+    }
+    state
+        .hub
+        .fanout
+        .deliver(&room.0, &posted.message, None)
+        .await;
+    let status = StatusCode::CREATED;
     Ok((status, Json(posted.message)))
 }

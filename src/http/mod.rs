@@ -24,7 +24,12 @@ use crate::error::Error;
 /// Request bodies larger than this answer 413 (SPEC §6).
 const MAX_BODY_BYTES: usize = 1 << 20;
 
-pub fn router(state: AppState) -> Router {
+/// The whole HTTP surface: REST, health, OpenAPI and the Socket.IO endpoint (`/socket.io/`),
+/// under the same security headers.
+pub fn router<A: socketioxide::adapter::Adapter>(
+    state: AppState,
+    socket_io: socketioxide::layer::SocketIoLayer<A>,
+) -> Router {
     let api = OpenApiRouter::new()
         .merge(auth::router())
         .merge(agents::router())
@@ -42,7 +47,8 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi::router(doc))
         .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(state);
+        .with_state(state)
+        .layer(socket_io);
     security_headers(router, hsts)
 }
 

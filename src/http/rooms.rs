@@ -194,6 +194,6 @@ async fn presence(
 ) -> Result<Json<MemberList>> {
     let (room, _) = state.hub.readable_room(&caller, &name).await?;
     Ok(Json(MemberList {
-        members: state.presence.room_members(&room.name),
+        members: state.presence.members(&room.name).await,
     }))
 }

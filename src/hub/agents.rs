@@ -8,6 +8,7 @@ use super::Hub;
 use crate::auth::keys;
 use crate::error::{Error, Result};
 use crate::model::{AgentName, Role};
+use crate::realtime::KickTarget;
 use crate::store::{AuditType, NewToken};
 
 /// Who asked, for the audit trail: an agent over the API, or an operator at the CLI.
@@ -62,6 +63,7 @@ impl Hub {
         disabled: Option<bool>,
     ) -> Result<agents::Model> {
         let display_name = display_name.map(validate_display_name).transpose()?;
+        let was_disabled = agent.disabled_at.is_some();
         let updated = self
             .store
             .update_agent(agent, display_name.map(str::to_owned), disabled)
@@ -78,6 +80,10 @@ impl Hub {
             }),
         )
         .await;
+        if !was_disabled && updated.disabled_at.is_some() {
+            self.kick(KickTarget::Agent(updated.id), "agent disabled")
+                .await;
+        }
         Ok(updated)
     }
 
@@ -140,6 +146,7 @@ impl Hub {
                 json!({"agent": owner.name, "token_id": id}),
             )
             .await;
+            self.kick(KickTarget::Token(id), "token revoked").await;
         }
         Ok(())
     }

@@ -118,6 +118,25 @@ impl Hub {
         Ok(Posted { message, duplicate })
     }
 
+    /// What a rejoining socket missed: the oldest `max` messages after `since`, and whether
+    /// more exist.
+    pub async fn missed_since(
+        &self,
+        room: &RoomRow,
+        since: i64,
+        max: u64,
+    ) -> Result<(Vec<MessageView>, bool)> {
+        let page = self
+            .store
+            .history(room.0.id, HistoryQuery::After(since), max)
+            .await?;
+        let views = self
+            .store
+            .message_views(&room.0.name, page.messages)
+            .await?;
+        Ok((views, page.has_more))
+    }
+
     /// A page of history for a reader of the room; `limit` must be 1..=100.
     pub async fn history(
         &self,

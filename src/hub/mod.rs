@@ -8,24 +8,47 @@ mod rooms;
 
 use std::sync::Arc;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 pub use agents::{Actor, IssuedToken};
 pub use messages::{MessageInput, Posted};
 
 use crate::config::Settings;
+use crate::realtime::{Fanout, KickTarget};
 use crate::store::{AuditType, NewAuditEvent, Store};
 
 #[derive(Clone)]
 pub struct Hub {
     pub store: Store,
     pub settings: Arc<Settings>,
+    /// Reaches live sockets: broadcasts and kicks.
+    pub fanout: Arc<dyn Fanout>,
 }
 
 impl Hub {
-    pub fn new(store: Store, settings: Arc<Settings>) -> Self {
-        Self { store, settings }
+    pub fn new(store: Store, settings: Arc<Settings>, fanout: Arc<dyn Fanout>) -> Self {
+        Self {
+            store,
+            settings,
+            fanout,
+        }
+    }
+
+    /// Disconnects the sockets a credential change ended, and records it.
+    async fn kick(&self, target: KickTarget, reason: &str) {
+        let sockets = self.fanout.kick(target).await;
+        if sockets > 0 {
+            let (agent_id, details) = match target {
+                KickTarget::Token(id) => (
+                    None,
+                    json!({"reason": reason, "token_id": id, "sockets": sockets}),
+                ),
+                KickTarget::Agent(id) => (Some(id), json!({"reason": reason, "sockets": sockets})),
+            };
+            self.audit(AuditType::SocketKicked, agent_id, None, details)
+                .await;
+        }
     }
 
     /// Appends an audit event. The action it records has already happened, so a failure here

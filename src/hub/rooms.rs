@@ -34,6 +34,47 @@ impl Hub {
         Ok(row)
     }
 
+    /// The room a socket joins: readable and not archived; a missing plain room is created
+    /// (public) when `ROOM_AUTO_CREATE` is on, except for observers.
+    pub async fn room_for_join(&self, caller: &Caller, name: &str) -> Result<RoomRow> {
+        let name = RoomName::parse(name)?;
+        let row = match self.store.room_by_name(name.as_str()).await? {
+            Some(row) => row,
+            None if name.is_dm() || !self.settings.room_auto_create => {
+                return Err(Error::not_found("room"));
+            }
+            None => {
+                if !caller.role.can_write() {
+                    return Err(Error::forbidden("observers cannot create rooms"));
+                }
+                let actor = Actor {
+                    agent_id: Some(caller.agent.id),
+                    ip: None,
+                };
+                match self
+                    .create_room(caller, actor, name.as_str(), None, false)
+                    .await
+                {
+                    Ok(row) => row,
+                    // Someone created it a moment ago.
+                    Err(e) if e.code == crate::error::ErrorCode::Conflict => self
+                        .store
+                        .room_by_name(name.as_str())
+                        .await?
+                        .ok_or_else(|| Error::not_found("room"))?,
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        if !self.may_read(caller, &row.0).await? {
+            return Err(Error::not_found("room"));
+        }
+        if row.0.archived_at.is_some() {
+            return Err(Error::forbidden("the room is archived"));
+        }
+        Ok(row)
+    }
+
     pub async fn may_read(&self, caller: &Caller, room: &rooms::Model) -> Result<bool> {
         Ok(!room.private
             || caller.is_admin()

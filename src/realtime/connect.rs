@@ -1,0 +1,110 @@
+//! The handshake: the credential (from the `auth` payload or an `Authorization` header, never
+//! the query string), the per-agent socket cap, and the socket's session and queue.
+
+use std::net::SocketAddr;
+
+use axum::extract::ConnectInfo;
+use serde_json::{Value, json};
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::{SocketRef, TryData};
+
+use super::dispatch::{self, Work};
+use super::session::{Session, SocketCtx};
+use super::{agent_key, expiry, token_key};
+use crate::app::AppState;
+use crate::auth::{bearer, client_ip};
+use crate::error::ErrorCode;
+use crate::model::AgentRef;
+use crate::store::AuditType;
+
+/// Why a handshake was refused; its text is the client's `connect_error` message.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("unauthorized")]
+    Unauthorized,
+    #[error("too_many_connections")]
+    TooManyConnections,
+    #[error("unavailable")]
+    Unavailable,
+}
+
+/// The connect middleware: runs before the client is told it is connected, so the session,
+/// the queue and the event handlers exist before its first event can arrive.
+pub async fn authenticate<A: Adapter>(
+    s: SocketRef<A>,
+    TryData(auth): TryData<Value>,
+    state: AppState,
+) -> Result<(), ConnectError> {
+    if state.shutdown.is_cancelled() {
+        return Err(ConnectError::Unavailable);
+    }
+    let parts = s.req_parts();
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let ip = client_ip(&parts.headers, peer, state.settings.trust_proxy).map(|ip| ip.to_string());
+    let from_auth = auth
+        .ok()
+        .and_then(|a| a.get("token").and_then(Value::as_str).map(str::to_owned));
+    let credential = from_auth.or_else(|| bearer(&parts.headers).map(str::to_owned));
+    let caller = match credential {
+        Some(c) => state.auth.authenticate(&c).await,
+        None => Err(crate::error::Error::unauthorized()),
+    };
+    let caller = match caller {
+        Ok(caller) => caller,
+        Err(e) if e.code == ErrorCode::Unauthorized => {
+            state
+                .hub
+                .audit(
+                    AuditType::AuthFailed,
+                    None,
+                    ip,
+                    json!({"route": "socket.io handshake"}),
+                )
+                .await;
+            return Err(ConnectError::Unauthorized);
+        }
+        Err(e) => {
+            e.log();
+            return Err(ConnectError::Unavailable);
+        }
+    };
+    let sid = s.id.to_string();
+    let agent = AgentRef::from_model(&caller.agent);
+    if state
+        .presence
+        .connect(&agent, &sid, state.settings.max_sockets_per_agent)
+        .await
+        .is_err()
+    {
+        return Err(ConnectError::TooManyConnections);
+    }
+    // Its own id as a room lets any node's broadcast leave this socket out (`except(sid)`).
+    s.join([
+        agent_key(caller.agent.id),
+        token_key(caller.token_id),
+        sid.clone(),
+    ]);
+    let session = Session::new(sid, ip, caller, state.settings.rate_limit_ws_events_per_sec);
+    let ctx = SocketCtx::<A>::new(session, state);
+    s.extensions.insert(ctx.clone());
+    s.on_fallback(dispatch::on_event);
+    s.on_disconnect(async move |s: SocketRef<A>| {
+        if let Some(ctx) = SocketCtx::<A>::of(&s) {
+            ctx.session.closed.cancel();
+            let _ = ctx.queue.tx.send(Work::Disconnect).await;
+        }
+    });
+    Ok(())
+}
+
+/// Runs once the client knows it is connected: start the worker and the expiry watch.
+pub async fn on_connect<A: Adapter>(s: SocketRef<A>, state: AppState) {
+    let Some(ctx) = SocketCtx::<A>::of(&s) else {
+        return;
+    };
+    tokio::spawn(expiry::watch(s.clone(), ctx.session.clone()));
+    dispatch::worker(s, ctx, state).await;
+}

@@ -1,0 +1,220 @@
+//! Events in, acks out. Every event is rate-checked and queued while socketioxide still holds
+//! it in arrival order (in a message extractor, before any task is spawned); one worker per
+//! socket then handles the queue in order. Rate-limited events are answered at once.
+
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::{AckSender, SocketRef};
+use socketioxide::handler::{FromMessageParts, Value as RawValue};
+use socketioxide::socket::Socket;
+use tracing::Instrument;
+
+use super::rate::Verdict;
+use super::session::{Session, SocketCtx};
+use super::{messages, presence, refresh, rooms};
+use crate::app::AppState;
+use crate::error::{Error, Result};
+use crate::store::AuditType;
+
+/// One unit of a socket's queue.
+pub enum Work<A: Adapter> {
+    Event {
+        event: String,
+        payload: Option<Value>,
+        reply: Reply<A>,
+    },
+    /// The socket is gone: clean up after everything queued before it.
+    Disconnect,
+}
+
+/// Where the outcome of an event goes: its ack, or `hub:error` when it has none.
+pub struct Reply<A: Adapter> {
+    event: String,
+    ack: Option<AckSender<A>>,
+}
+
+impl<A: Adapter> Reply<A> {
+    pub fn send(self, socket: &SocketRef<A>, session: &Session, result: Result<Value>) {
+        match (self.ack, result) {
+            (Some(ack), Ok(mut body)) => {
+                if let Value::Object(map) = &mut body {
+                    map.insert("ok".into(), Value::Bool(true));
+                }
+                let _ = ack.send(&body);
+            }
+            (Some(ack), Err(e)) => {
+                e.log();
+                let _ = ack.send(&json!({"ok": false, "error": e.body()}));
+            }
+            (None, Ok(_)) => {}
+            (None, Err(e)) => {
+                e.log();
+                if session.may_send_hub_error() {
+                    let _ = socket.emit(
+                        "hub:error",
+                        &json!({"event": self.event, "code": e.code, "message": e.message}),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Extracts, checks and queues an event synchronously, in the order the socket sent it.
+/// The handler it feeds does nothing: the socket's worker does the work.
+pub struct Enqueued;
+
+impl<A: Adapter> FromMessageParts<A> for Enqueued {
+    type Error = std::convert::Infallible;
+
+    fn from_message_parts(
+        s: &Arc<Socket<A>>,
+        v: &mut RawValue,
+        ack_id: &Option<i64>,
+    ) -> Result<Self, Self::Error> {
+        let socket = SocketRef::from(s.clone());
+        let Some(ctx) = SocketCtx::<A>::of(&socket) else {
+            return Ok(Enqueued);
+        };
+        let (event, payload) = split_packet(v);
+        let ack = ack_id.map(|_| {
+            AckSender::from_message_parts(s, v, ack_id).unwrap_or_else(|never| match never {})
+        });
+        let reply = Reply {
+            event: event.clone(),
+            ack,
+        };
+        let verdict = ctx.session.limiter.lock().map(|mut l| l.check());
+        match verdict {
+            Ok(Verdict::Allowed) | Err(_) => {}
+            Ok(Verdict::Limited { retry_after_ms }) => {
+                reply.send(
+                    &socket,
+                    &ctx.session,
+                    Err(Error::rate_limited(retry_after_ms)),
+                );
+                return Ok(Enqueued);
+            }
+            Ok(Verdict::Flood) => {
+                flood_disconnect(socket, &ctx.session, ctx.state.clone());
+                return Ok(Enqueued);
+            }
+        }
+        let work = Work::Event {
+            event,
+            payload,
+            reply,
+        };
+        if let Err(tokio::sync::mpsc::error::TrySendError::Full(Work::Event { reply, .. })) =
+            ctx.queue.tx.try_send(work)
+        {
+            reply.send(&socket, &ctx.session, Err(Error::rate_limited(1000)));
+        }
+        Ok(Enqueued)
+    }
+}
+
+/// The event name and its first argument, from the packet's raw JSON `["event", arg, …]`.
+fn split_packet(v: &RawValue) -> (String, Option<Value>) {
+    let parsed = v
+        .as_str()
+        .and_then(|s| serde_json::from_str::<Vec<Value>>(s).ok())
+        .unwrap_or_default();
+    let mut args = parsed.into_iter();
+    let event = match args.next() {
+        Some(Value::String(s)) => s,
+        _ => String::new(),
+    };
+    (event, args.next())
+}
+
+pub async fn on_event(_: Enqueued) {}
+
+fn flood_disconnect<A: Adapter>(socket: SocketRef<A>, session: &Arc<Session>, state: AppState) {
+    let session = session.clone();
+    tracing::warn!(agent_id = %session.agent_id(), "socket flooding: disconnecting");
+    let _ = socket.disconnect();
+    tokio::spawn(async move {
+        let details = json!({"scope": "ws", "reason": "event flood"});
+        state
+            .hub
+            .audit(
+                AuditType::RateLimited,
+                Some(session.agent_id()),
+                session.ip.clone(),
+                details,
+            )
+            .await;
+    });
+}
+
+/// Parses an event payload: one JSON object, with the fields of `T`.
+pub fn parse<T: DeserializeOwned>(payload: Option<Value>) -> Result<T> {
+    match payload {
+        Some(v @ Value::Object(_)) => serde_json::from_value(v)
+            .map_err(|e| Error::bad_request(format!("invalid payload: {e}"))),
+        _ => Err(Error::bad_request("the payload must be one JSON object")),
+    }
+}
+
+/// What an event handler gets.
+pub struct EventCtx<'a, A: Adapter> {
+    pub socket: &'a SocketRef<A>,
+    pub session: &'a Arc<Session>,
+    pub state: &'a AppState,
+}
+
+async fn handle<A: Adapter>(
+    ctx: &EventCtx<'_, A>,
+    event: &str,
+    payload: Option<Value>,
+) -> Result<Value> {
+    match event {
+        "room:join" => rooms::join(ctx, parse(payload)?).await,
+        "room:leave" => rooms::leave(ctx, parse(payload)?).await,
+        "message:send" => messages::send(ctx, parse(payload)?).await,
+        "message:history" => messages::history(ctx, parse(payload)?).await,
+        "dm:send" => messages::dm(ctx, parse(payload)?).await,
+        "presence:set" => presence::set(ctx, parse(payload)?).await,
+        "presence:list" => presence::list(ctx, parse(payload)?).await,
+        "auth:refresh" => refresh::refresh(ctx, parse(payload)?).await,
+        _ => Err(Error::bad_request("unknown event")),
+    }
+}
+
+/// Handles a socket's events one at a time until it disconnects, then cleans up.
+pub async fn worker<A: Adapter>(socket: SocketRef<A>, ctx: SocketCtx<A>, state: AppState) {
+    let Some(mut rx) = ctx.queue.rx.lock().ok().and_then(|mut rx| rx.take()) else {
+        return;
+    };
+    let session = ctx.session.clone();
+    drop(ctx);
+    while let Some(work) = rx.recv().await {
+        match work {
+            Work::Event {
+                event,
+                payload,
+                reply,
+            } => {
+                let span = tracing::info_span!(
+                    "socket.event",
+                    otel.name = %event,
+                    agent = %session.caller().agent.name,
+                    room = tracing::field::Empty,
+                );
+                let ectx = EventCtx {
+                    socket: &socket,
+                    session: &session,
+                    state: &state,
+                };
+                let result = handle(&ectx, &event, payload).instrument(span).await;
+                reply.send(&socket, &session, result);
+            }
+            Work::Disconnect => break,
+        }
+    }
+    rooms::on_disconnect(&socket, &session, &state).await;
+}

@@ -1,0 +1,97 @@
+//! JWT sockets: `auth:expiring` 60 s before expiry and a disconnect at expiry unless
+//! refreshed. All sockets: a periodic re-check of their credential, which catches changes
+//! made behind the server's back (the CLI) or whose notification was missed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::SocketRef;
+
+use super::session::{Session, SocketCtx};
+use crate::app::AppState;
+use crate::model::timestamp;
+use crate::store::AuditType;
+
+/// How early a JWT socket is warned.
+const WARNING: chrono::Duration = chrono::Duration::seconds(60);
+/// How often live sockets' credentials are checked again (the CLI's changes reach sockets
+/// within this bound).
+const RECHECK_INTERVAL: Duration = Duration::from_secs(30);
+
+fn until(t: DateTime<Utc>) -> Duration {
+    (t - Utc::now()).to_std().unwrap_or(Duration::ZERO)
+}
+
+/// Follows the socket's JWT expiry (which `auth:refresh` may move) until the socket closes.
+pub async fn watch<A: Adapter>(socket: SocketRef<A>, session: Arc<Session>) {
+    let mut expiry = session.expiry.subscribe();
+    loop {
+        let Some(expires_at) = *expiry.borrow_and_update() else {
+            // An API-key socket does not expire.
+            return;
+        };
+        let warned = async {
+            tokio::time::sleep(until(expires_at - WARNING)).await;
+            let _ = socket.emit(
+                "auth:expiring",
+                &json!({"expires_at": timestamp(expires_at)}),
+            );
+            tokio::time::sleep(until(expires_at)).await;
+        };
+        tokio::select! {
+            () = warned => {
+                tracing::info!(agent_id = %session.agent_id(), "JWT expired: disconnecting socket");
+                let _ = socket.clone().disconnect();
+                return;
+            }
+            changed = expiry.changed() => if changed.is_err() { return },
+            () = session.closed.cancelled() => return,
+        }
+    }
+}
+
+/// Every `RECHECK_INTERVAL`, disconnects local sockets whose token was revoked or expired
+/// or whose agent was disabled.
+pub async fn recheck_loop<A: Adapter>(io: SocketIo<A>, state: AppState) {
+    let mut ticker = tokio::time::interval(RECHECK_INTERVAL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            () = state.shutdown.cancelled() => return,
+        }
+        for socket in io.sockets() {
+            let Some(ctx) = SocketCtx::<A>::of(&socket) else {
+                continue;
+            };
+            let live = match state.hub.store.token_by_id(ctx.session.token_id()).await {
+                Ok(Some((token, agent))) => {
+                    let now = Utc::now();
+                    token.revoked_at.is_none()
+                        && token.expires_at.is_none_or(|e| e > now)
+                        && agent.disabled_at.is_none()
+                }
+                Ok(None) => false,
+                // The database is down: keep the sockets, check again next round.
+                Err(_) => true,
+            };
+            if !live {
+                let agent_id = ctx.session.agent_id();
+                let _ = socket.disconnect();
+                state
+                    .hub
+                    .audit(
+                        AuditType::SocketKicked,
+                        Some(agent_id),
+                        None,
+                        json!({"reason": "credential no longer valid", "sockets": 1}),
+                    )
+                    .await;
+            }
+        }
+    }
+}

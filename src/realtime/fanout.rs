@@ -1,0 +1,102 @@
+//! What the rest of the hub sends to sockets: new messages (from REST and from sockets) and
+//! kicks. A trait object, so REST handlers need not know the adapter type.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use entity::rooms;
+use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
+use socketioxide::socket::Sid;
+use uuid::Uuid;
+
+use super::{agent_key, room_key, token_key};
+use crate::model::MessageView;
+use crate::store::Store;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Whose sockets a kick disconnects.
+#[derive(Debug, Clone, Copy)]
+pub enum KickTarget {
+    /// Sockets authenticated with this API token or a JWT minted from it.
+    Token(Uuid),
+    /// Every socket of this agent.
+    Agent(Uuid),
+}
+
+pub trait Fanout: Send + Sync {
+    /// Broadcasts `message:new` for a stored message: to the room's sockets, or for a `dm:`
+    /// room to every socket of its two agents; never to the `except` socket.
+    fn deliver<'a>(
+        &'a self,
+        room: &'a rooms::Model,
+        message: &'a MessageView,
+        except: Option<Sid>,
+    ) -> BoxFuture<'a, ()>;
+
+    /// Disconnects the target's sockets on every node; returns how many there were.
+    fn kick(&self, target: KickTarget) -> BoxFuture<'_, usize>;
+
+    /// Closes every socket (shutdown).
+    fn close(&self) -> BoxFuture<'_, ()>;
+}
+
+pub struct SocketIoFanout<A: Adapter> {
+    pub io: SocketIo<A>,
+    pub store: Store,
+}
+
+impl<A: Adapter> Fanout for SocketIoFanout<A> {
+    fn deliver<'a>(
+        &'a self,
+        room: &'a rooms::Model,
+        message: &'a MessageView,
+        except: Option<Sid>,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let targets: Vec<String> = if room.name.starts_with("dm:") {
+                match self.store.room_member_ids(room.id).await {
+                    Ok(ids) => ids.into_iter().map(agent_key).collect(),
+                    Err(e) => {
+                        tracing::error!(error = %e, room = %room.name, "cannot resolve dm agents");
+                        return;
+                    }
+                }
+            } else {
+                vec![room_key(&room.name)]
+            };
+            let mut op = self.io.to(targets);
+            if let Some(sid) = except {
+                op = op.except(sid);
+            }
+            if let Err(e) = op.emit("message:new", message).await {
+                tracing::warn!(error = %e, room = %room.name, "message:new broadcast failed");
+            }
+        })
+    }
+
+    fn kick(&self, target: KickTarget) -> BoxFuture<'_, usize> {
+        Box::pin(async move {
+            let key = match target {
+                KickTarget::Token(id) => token_key(id),
+                KickTarget::Agent(id) => agent_key(id),
+            };
+            let count = match self.io.to(key.clone()).fetch_sockets().await {
+                Ok(sockets) => sockets.len(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot count sockets to kick");
+                    0
+                }
+            };
+            if let Err(e) = self.io.to(key).disconnect().await {
+                tracing::warn!(error = %e, "kick failed on some node");
+            }
+            count
+        })
+    }
+
+    fn close(&self) -> BoxFuture<'_, ()> {
+        Box::pin(self.io.close())
+    }
+}

@@ -1,0 +1,66 @@
+//! Socket.IO (SPEC §4–§5) on the namespace `/`, served by the same process and port as REST.
+//!
+//! - [`connect`]: the handshake — credential, socket cap, the per-socket session
+//! - [`dispatch`]: every event is rate-checked and queued in arrival order, then handled one at
+//!   a time per socket by a worker task (socketioxide alone would run them concurrently)
+//! - `rooms`, `messages`, `presence`, `refresh`: one file per event family
+//! - [`fanout`]: what REST and the kick paths send to sockets
+//! - [`expiry`]: JWT expiry warnings and the periodic credential re-check
+
+mod connect;
+mod dispatch;
+mod expiry;
+mod fanout;
+mod messages;
+mod presence;
+mod rate;
+mod refresh;
+mod rooms;
+mod session;
+
+use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
+use socketioxide::handler::ConnectHandler;
+use socketioxide_core::adapter::DefinedAdapter;
+use uuid::Uuid;
+
+pub use fanout::{BoxFuture, Fanout, KickTarget, SocketIoFanout};
+
+use crate::app::AppState;
+
+/// The Socket.IO room of a hub room.
+pub fn room_key(room: &str) -> String {
+    format!("r:{room}")
+}
+
+/// The Socket.IO room holding every socket of an agent.
+pub fn agent_key(agent_id: Uuid) -> String {
+    format!("a:{agent_id}")
+}
+
+/// The Socket.IO room holding every socket authenticated through one API token.
+pub fn token_key(token_id: Uuid) -> String {
+    format!("t:{token_id}")
+}
+
+/// Registers the namespace and starts the background credential re-check. With the Redis
+/// adapter the returned future must be awaited (subscriptions are live only after it).
+pub fn attach<A: Adapter + DefinedAdapter>(io: &SocketIo<A>, state: AppState) -> A::InitRes {
+    let on_connect = {
+        let state = state.clone();
+        move |s: socketioxide::extract::SocketRef<A>| {
+            let state = state.clone();
+            async move { connect::on_connect(s, state).await }
+        }
+    };
+    let middleware = {
+        let state = state.clone();
+        move |s: socketioxide::extract::SocketRef<A>,
+              auth: socketioxide::extract::TryData<serde_json::Value>| {
+            let state = state.clone();
+            async move { connect::authenticate(s, auth, state).await }
+        }
+    };
+    tokio::spawn(expiry::recheck_loop(io.clone(), state));
+    io.ns("/", on_connect.with(middleware))
+}

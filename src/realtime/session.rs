@@ -1,0 +1,161 @@
+//! Per-socket state, kept in the socket's extensions: who it is, what it joined, its queue.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::SocketRef;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::dispatch::Work;
+use super::rate::RateLimiter;
+use crate::app::AppState;
+use crate::auth::{Caller, CredentialKind};
+
+pub struct Session {
+    /// The socket id as a string, for presence.
+    pub sid: String,
+    pub ip: Option<String>,
+    inner: Mutex<Inner>,
+    /// The JWT expiry the socket currently follows (`None` for API-key sockets).
+    pub expiry: watch::Sender<Option<DateTime<Utc>>>,
+    pub limiter: Mutex<RateLimiter>,
+    last_hub_error: Mutex<Option<Instant>>,
+    /// Cancelled when the socket is gone; stops its background tasks.
+    pub closed: CancellationToken,
+}
+
+struct Inner {
+    caller: Caller,
+    /// Rooms this socket joined: name → room id.
+    joined: HashMap<String, Uuid>,
+}
+
+/// The two ends of a socket's event queue. The receiver is taken by the worker once the
+/// connection is established; events that arrive earlier wait in the channel.
+pub struct Queue<A: Adapter> {
+    pub tx: mpsc::Sender<Work<A>>,
+    pub rx: Mutex<Option<mpsc::Receiver<Work<A>>>>,
+}
+
+/// What goes in the socket's extensions (cheap to clone).
+pub struct SocketCtx<A: Adapter> {
+    pub session: Arc<Session>,
+    pub queue: Arc<Queue<A>>,
+    pub state: AppState,
+}
+
+impl<A: Adapter> Clone for SocketCtx<A> {
+    fn clone(&self) -> Self {
+        Self {
+            session: self.session.clone(),
+            queue: self.queue.clone(),
+            state: self.state.clone(),
+        }
+    }
+}
+
+/// Events a socket may have waiting before they are refused as a flood.
+const QUEUE_CAPACITY: usize = 256;
+
+impl<A: Adapter> SocketCtx<A> {
+    pub fn new(session: Session, state: AppState) -> Self {
+        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        Self {
+            state,
+            session: Arc::new(session),
+            queue: Arc::new(Queue {
+                tx,
+                rx: Mutex::new(Some(rx)),
+            }),
+        }
+    }
+
+    pub fn of(socket: &SocketRef<A>) -> Option<Self> {
+        socket.extensions.get::<Self>()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Session {
+    pub fn new(sid: String, ip: Option<String>, caller: Caller, events_per_sec: u32) -> Self {
+        let expiry = match caller.kind {
+            CredentialKind::Jwt { expires_at } => Some(expires_at),
+            CredentialKind::ApiKey => None,
+        };
+        Self {
+            sid,
+            ip,
+            inner: Mutex::new(Inner {
+                caller,
+                joined: HashMap::new(),
+            }),
+            expiry: watch::Sender::new(expiry),
+            limiter: Mutex::new(RateLimiter::new(events_per_sec)),
+            last_hub_error: Mutex::new(None),
+            closed: CancellationToken::new(),
+        }
+    }
+
+    pub fn caller(&self) -> Caller {
+        lock(&self.inner).caller.clone()
+    }
+
+    pub fn agent_id(&self) -> Uuid {
+        lock(&self.inner).caller.agent.id
+    }
+
+    pub fn token_id(&self) -> Uuid {
+        lock(&self.inner).caller.token_id
+    }
+
+    /// Follows a refreshed JWT: its token for revocation, its expiry for the timer.
+    /// Returns the token id followed before.
+    pub fn refresh(&self, caller: Caller) -> Uuid {
+        let expiry = match caller.kind {
+            CredentialKind::Jwt { expires_at } => Some(expires_at),
+            CredentialKind::ApiKey => None,
+        };
+        let old = std::mem::replace(&mut lock(&self.inner).caller, caller);
+        self.expiry.send_replace(expiry);
+        old.token_id
+    }
+
+    /// Records a join; false when the socket was already in the room.
+    pub fn join(&self, room: &str, id: Uuid) -> bool {
+        lock(&self.inner)
+            .joined
+            .insert(room.to_owned(), id)
+            .is_none()
+    }
+
+    pub fn leave(&self, room: &str) -> bool {
+        lock(&self.inner).joined.remove(room).is_some()
+    }
+
+    pub fn has_joined(&self, room: &str) -> bool {
+        lock(&self.inner).joined.contains_key(room)
+    }
+
+    pub fn joined_rooms(&self) -> Vec<String> {
+        lock(&self.inner).joined.keys().cloned().collect()
+    }
+
+    /// True at most once per second: `hub:error` is throttled so a flood gets no flood back.
+    pub fn may_send_hub_error(&self) -> bool {
+        let mut last = lock(&self.last_hub_error);
+        let now = Instant::now();
+        if last.is_some_and(|t| now.duration_since(t) < std::time::Duration::from_secs(1)) {
+            return false;
+        }
+        *last = Some(now);
+        true
+    }
+}

@@ -1,0 +1,101 @@
+//! Socket.IO (SPEC §4–§5) over real WebSockets: handshake, events, broadcasts, presence.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+use crate::sio::{Refused, Sio};
+
+async fn joined(app: &TestApp, key: &str, room: &str) -> Sio {
+    let s = Sio::connect(app.addr, key).await;
+    let ack = s.emit("room:join", json!({"room": room})).await;
+    assert_eq!(ack["ok"], true, "{ack}");
+    s
+}
+
+async fn a_message_reaches_the_room_but_not_the_sending_socket(app: TestApp) {
+    let amy = app.create_agent("amy", "agent").await;
+    let bob = app.create_agent("bob", "agent").await;
+    let a1 = joined(&app, &amy, "lobby").await;
+    let a2 = joined(&app, &amy, "lobby").await;
+    let b = joined(&app, &bob, "lobby").await;
+    let ack = a1
+        .emit(
+            "message:send",
+            json!({"room": "lobby", "body": "hi <b>all</b>", "client_id": "c1"}),
+        )
+        .await;
+    assert_eq!(ack["ok"], true, "{ack}");
+    assert_eq!(ack["duplicate"], false);
+    let message = &ack["message"];
+    assert_eq!(message["seq"], 1);
+    assert_eq!(message["room"], "lobby");
+    assert_eq!(message["sender"]["name"], "amy");
+    assert_eq!(message["body"], "hi <b>all</b>");
+    for other in [&a2, &b] {
+        let got = other.next_event("message:new").await;
+        assert_eq!(&got, message);
+    }
+    a1.assert_no_event("message:new", Duration::from_millis(300))
+        .await;
+
+    // A repeated client_id: the stored message, no second broadcast.
+    let again = a1
+        .emit(
+            "message:send",
+            json!({"room": "lobby", "body": "changed", "client_id": "c1"}),
+        )
+        .await;
+    assert_eq!(again["duplicate"], true);
+    assert_eq!(again["message"], *message);
+    b.assert_no_event("message:new", Duration::from_millis(300))
+        .await;
+}
+
+async fn handshakes_without_a_valid_credential_are_refused(app: TestApp) {
+    for auth in [
+        None,
+        Some(json!({})),
+        Some(json!({"token": "ahk_nope"})),
+        Some(json!({"token": "not.a.jwt"})),
+    ] {
+        match Sio::connect_with(app.addr, auth.clone(), &[]).await {
+            Err(Refused::ConnectError(m)) => assert_eq!(m, "unauthorized", "{auth:?}"),
+            Err(other) => panic!("{auth:?}: {other:?}"),
+            Ok(_) => panic!("{auth:?} connected"),
+        }
+    }
+    // The Authorization header works too.
+    let header = format!("Bearer {}", app.admin_key);
+    let s = Sio::connect_with(app.addr, None, &[("authorization", header.as_str())]).await;
+    assert!(s.is_ok());
+}
+
+async fn a_revoked_token_disconnects_its_socket_within_two_seconds(app: TestApp) {
+    let amy = app.create_agent("amy", "agent").await;
+    let tokens: Value = app
+        .get("/api/v1/agents/amy/tokens", &app.admin_key)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = tokens["tokens"][0]["id"].as_str().unwrap().to_owned();
+    let s = Sio::connect(app.addr, &amy).await;
+    let res = app
+        .delete(&format!("/api/v1/tokens/{id}"), &app.admin_key)
+        .await;
+    assert_eq!(res.status(), 204);
+    assert!(
+        s.closed_within(Duration::from_secs(2)).await,
+        "kicked within 2 s"
+    );
+    let kicked = app.audit_events("socket-kicked").await;
+    assert_eq!(kicked.len(), 1);
+}
+
+crate::on_both_backends!(
+    a_message_reaches_the_room_but_not_the_sending_socket,
+    handshakes_without_a_valid_credential_are_refused,
+    a_revoked_token_disconnects_its_socket_within_two_seconds,
+);

@@ -1,0 +1,259 @@
+//! A small raw Socket.IO v5 client over WebSocket (Engine.IO 4), for tests that need full
+//! control of what goes on the wire: acks, events, garbage, oversized frames.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio::sync::{Mutex, Notify, mpsc, oneshot, watch};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+/// How long a test waits for something that should happen.
+pub const WAIT: Duration = Duration::from_secs(5);
+
+pub struct Sio {
+    out: mpsc::UnboundedSender<Message>,
+    events: Arc<Mutex<Vec<(String, Value)>>>,
+    arrived: Arc<Notify>,
+    acks: Arc<Mutex<HashMap<u64, oneshot::Sender<Value>>>>,
+    next_ack: AtomicU64,
+    closed: watch::Receiver<bool>,
+}
+
+/// Why a connection attempt did not produce a socket.
+#[derive(Debug)]
+pub enum Refused {
+    /// `connect_error` with this message.
+    ConnectError(String),
+    /// The HTTP upgrade was refused with this status.
+    Http(u16),
+}
+
+impl Sio {
+    /// Connects with `{"token": token}` as the auth payload.
+    pub async fn connect(addr: SocketAddr, token: &str) -> Sio {
+        Self::connect_with(addr, Some(serde_json::json!({"token": token})), &[])
+            .await
+            .expect("socket connects")
+    }
+
+    pub async fn connect_with(
+        addr: SocketAddr,
+        auth: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Result<Sio, Refused> {
+        let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
+        let mut request = url.into_client_request().unwrap();
+        for (name, value) in headers {
+            request.headers_mut().insert(
+                tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes())
+                    .unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        let (ws, _) = match tokio_tungstenite::connect_async(request).await {
+            Ok(ok) => ok,
+            Err(tokio_tungstenite::tungstenite::Error::Http(res)) => {
+                return Err(Refused::Http(res.status().as_u16()));
+            }
+            Err(e) => panic!("websocket connect failed: {e}"),
+        };
+        let (mut sink, mut stream) = ws.split();
+        // Engine.IO open packet.
+        match tokio::time::timeout(WAIT, stream.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) if t.starts_with('0') => {}
+            other => panic!("expected an Engine.IO open packet, got {other:?}"),
+        }
+        let connect = match &auth {
+            Some(a) => format!("40{a}"),
+            None => "40".to_owned(),
+        };
+        sink.send(Message::text(connect)).await.unwrap();
+        loop {
+            match tokio::time::timeout(WAIT, stream.next()).await {
+                Ok(Some(Ok(Message::Text(t)))) => {
+                    if t.starts_with("40") {
+                        break;
+                    }
+                    if let Some(err) = t.strip_prefix("44") {
+                        let v: Value = serde_json::from_str(err).unwrap();
+                        return Err(Refused::ConnectError(
+                            v["message"].as_str().unwrap_or("").to_owned(),
+                        ));
+                    }
+                    if t.as_str() == "2" {
+                        sink.send(Message::text("3")).await.unwrap();
+                    }
+                }
+                other => panic!("expected a connect answer, got {other:?}"),
+            }
+        }
+        let (out, mut out_rx) = mpsc::unbounded_channel::<Message>();
+        tokio::spawn(async move {
+            while let Some(m) = out_rx.recv().await {
+                if sink.send(m).await.is_err() {
+                    break;
+                }
+            }
+            let _ = sink.close().await;
+        });
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let arrived = Arc::new(Notify::new());
+        let acks: Arc<Mutex<HashMap<u64, oneshot::Sender<Value>>>> = Arc::default();
+        let (closed_tx, closed) = watch::channel(false);
+        {
+            let (events, arrived, acks, out) =
+                (events.clone(), arrived.clone(), acks.clone(), out.clone());
+            tokio::spawn(async move {
+                while let Some(Ok(msg)) = stream.next().await {
+                    let Message::Text(t) = msg else {
+                        if matches!(msg, Message::Close(_)) {
+                            break;
+                        }
+                        continue;
+                    };
+                    let t = t.as_str();
+                    if t == "2" {
+                        let _ = out.send(Message::text("3"));
+                    } else if t == "1" || t.starts_with("41") {
+                        break;
+                    } else if let Some(rest) = t.strip_prefix("42") {
+                        let mut args: Vec<Value> = serde_json::from_str(rest).unwrap();
+                        let data = if args.len() > 1 {
+                            args.remove(1)
+                        } else {
+                            Value::Null
+                        };
+                        let name = args[0].as_str().unwrap().to_owned();
+                        events.lock().await.push((name, data));
+                        arrived.notify_waiters();
+                    } else if let Some(rest) = t.strip_prefix("43") {
+                        let split = rest.find('[').unwrap();
+                        let id: u64 = rest[..split].parse().unwrap();
+                        let mut args: Vec<Value> = serde_json::from_str(&rest[split..]).unwrap();
+                        if let Some(tx) = acks.lock().await.remove(&id) {
+                            let _ = tx.send(if args.is_empty() {
+                                Value::Null
+                            } else {
+                                args.remove(0)
+                            });
+                        }
+                    }
+                }
+                let _ = closed_tx.send(true);
+                arrived.notify_waiters();
+            });
+        }
+        Ok(Sio {
+            out,
+            events,
+            arrived,
+            acks,
+            next_ack: AtomicU64::new(1),
+            closed,
+        })
+    }
+
+    /// Emits an event with an ack callback and returns the ack's first argument.
+    pub async fn emit(&self, event: &str, data: Value) -> Value {
+        self.emit_args(event, vec![data]).await
+    }
+
+    /// Emits an event with any arguments and waits for its ack.
+    pub async fn emit_args(&self, event: &str, mut args: Vec<Value>) -> Value {
+        let id = self.next_ack.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.acks.lock().await.insert(id, tx);
+        args.insert(0, Value::String(event.to_owned()));
+        self.send_text(&format!("2{id}{}", Value::Array(args)));
+        tokio::time::timeout(WAIT, rx)
+            .await
+            .unwrap_or_else(|_| panic!("no ack for {event} within {WAIT:?}"))
+            .expect("ack channel open")
+    }
+
+    /// Emits an event without an ack callback.
+    pub fn emit_noack(&self, event: &str, data: Value) {
+        self.send_text(&format!(
+            "2{}",
+            Value::Array(vec![Value::String(event.to_owned()), data])
+        ));
+    }
+
+    /// Sends a raw Socket.IO packet (`2[…]` for an event) in an Engine.IO message frame.
+    pub fn send_text(&self, text: &str) {
+        let _ = self.out.send(Message::text(format!("4{text}")));
+    }
+
+    /// Sends a raw WebSocket frame.
+    pub fn send_frame(&self, msg: Message) {
+        let _ = self.out.send(msg);
+    }
+
+    /// Waits for the next `name` event and returns its data.
+    pub async fn next_event(&self, name: &str) -> Value {
+        tokio::time::timeout(WAIT, async {
+            loop {
+                let notified = self.arrived.notified();
+                {
+                    let mut events = self.events.lock().await;
+                    if let Some(i) = events.iter().position(|(n, _)| n == name) {
+                        return events.remove(i).1;
+                    }
+                }
+                if *self.closed.borrow() {
+                    panic!("socket closed while waiting for {name}");
+                }
+                notified.await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("no {name} event within {WAIT:?}"))
+    }
+
+    /// Asserts that no `name` event arrives within `wait`.
+    pub async fn assert_no_event(&self, name: &str, wait: Duration) {
+        tokio::time::sleep(wait).await;
+        let events = self.events.lock().await;
+        let found: Vec<&Value> = events
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v)
+            .collect();
+        assert!(found.is_empty(), "unexpected {name} events: {found:?}");
+    }
+
+    /// How many `name` events arrived so far (consuming none).
+    pub async fn count(&self, name: &str) -> usize {
+        self.events
+            .lock()
+            .await
+            .iter()
+            .filter(|(n, _)| n == name)
+            .count()
+    }
+
+    /// True once the server has closed the connection (waits at most `within`).
+    pub async fn closed_within(&self, within: Duration) -> bool {
+        let mut closed = self.closed.clone();
+        tokio::time::timeout(within, closed.wait_for(|c| *c))
+            .await
+            .is_ok()
+    }
+
+    pub async fn is_closed(&self) -> bool {
+        *self.closed.borrow()
+    }
+
+    /// Disconnects like a client that leaves.
+    pub async fn close(self) {
+        self.send_text("1");
+        let _ = self.out.send(Message::Close(None));
+        let _ = self.closed_within(Duration::from_secs(2)).await;
+    }
+}
