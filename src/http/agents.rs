@@ -97,7 +97,7 @@ async fn with_online(state: &AppState, agent: &agents::Model) -> AgentView {
 }
 
 /// One agent, with `online`.
-#[utoipa::path(get, path = "/agents/{name}", tag = "agents",
+#[utoipa::path(get, path = "/agents/{name}", params(("name" = String, Path, description = "agent name")), tag = "agents",
     responses((status = 200, body = AgentView), (status = 404, body = ErrorResponse)))]
 async fn get_agent(
     State(state): State<AppState>,
@@ -146,7 +146,7 @@ struct UpdateAgent {
 }
 
 /// Change an agent's display name or disable it (admin). Disabling ends its sessions.
-#[utoipa::path(patch, path = "/agents/{name}", tag = "agents", request_body = UpdateAgent,
+#[utoipa::path(patch, path = "/agents/{name}", params(("name" = String, Path, description = "agent name")), tag = "agents", request_body = UpdateAgent,
     responses((status = 200, body = AgentView), (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
 async fn update_agent(
     State(state): State<AppState>,
@@ -177,7 +177,7 @@ struct CreateToken {
 }
 
 /// Create an API token (admin or the agent itself). The key is shown once.
-#[utoipa::path(post, path = "/agents/{name}/tokens", tag = "tokens", request_body = CreateToken,
+#[utoipa::path(post, path = "/agents/{name}/tokens", params(("name" = String, Path, description = "agent name")), tag = "tokens", request_body = CreateToken,
     responses((status = 201, body = CreatedTokenView), (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
 async fn create_token(
     State(state): State<AppState>,
@@ -218,7 +218,7 @@ struct TokenList {
 }
 
 /// An agent's tokens, without keys (admin or the agent itself).
-#[utoipa::path(get, path = "/agents/{name}/tokens", tag = "tokens", params(ListParams),
+#[utoipa::path(get, path = "/agents/{name}/tokens", tag = "tokens", params(("name" = String, Path, description = "agent name"), ListParams),
     responses((status = 200, body = TokenList), (status = 403, body = ErrorResponse)))]
 async fn list_tokens(
     State(state): State<AppState>,
@@ -244,7 +244,7 @@ async fn list_tokens(
 }
 
 /// Revoke a token (admin or its owner): 204, also when already revoked.
-#[utoipa::path(delete, path = "/tokens/{id}", tag = "tokens",
+#[utoipa::path(delete, path = "/tokens/{id}", params(("id" = String, Path, description = "token id (UUID)")), tag = "tokens",
     responses((status = 204), (status = 404, body = ErrorResponse)))]
 async fn revoke_token(
     State(state): State<AppState>,

@@ -39,7 +39,7 @@ struct MessagePage {
 }
 
 /// A page of the room's history (readers of the room).
-#[utoipa::path(get, path = "/rooms/{name}/messages", tag = "messages", params(HistoryParams),
+#[utoipa::path(get, path = "/rooms/{name}/messages", tag = "messages", params(("name" = String, Path, description = "room name"), HistoryParams),
     responses((status = 200, body = MessagePage), (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
 async fn history(
     State(state): State<AppState>,
@@ -57,7 +57,7 @@ async fn history(
 
 /// Post a message (agents and admins): 201, or 200 with the stored message when
 /// `client_id` repeats. A post to a `dm:` room by one of its agents is a DM.
-#[utoipa::path(post, path = "/rooms/{name}/messages", tag = "messages", request_body = MessageInput,
+#[utoipa::path(post, path = "/rooms/{name}/messages", params(("name" = String, Path, description = "room name")), tag = "messages", request_body = MessageInput,
     responses(
         (status = 201, body = MessageView),
         (status = 200, description = "repeated client_id: the stored message", body = MessageView),
@@ -69,7 +69,7 @@ async fn post(
     ApiPath(name): ApiPath<String>,
     ApiJson(input): ApiJson<MessageInput>,
 ) -> Result<(StatusCode, Json<MessageView>)> {
-    let room = state.hub.readable_room(&caller, &name).await?;
+    let room = state.hub.room_for_post(&caller, &name).await?;
     let posted = state.hub.post_message(&caller, &room, input).await?;
     if posted.duplicate {
         return Ok((StatusCode::OK, Json(posted.message)));

@@ -10,6 +10,7 @@ mod extract;
 mod health;
 mod messages;
 mod openapi;
+mod origin;
 mod rooms;
 
 use axum::Router;
@@ -41,6 +42,7 @@ pub fn router<A: socketioxide::adapter::Adapter>(
         .nest("/api/v1", api)
         .split_for_parts();
     let hsts = state.settings.enable_hsts;
+    let origins = origin::OriginPolicy::new(&state.settings);
     let router = Router::new()
         .merge(api)
         .merge(health::router())
@@ -48,7 +50,12 @@ pub fn router<A: socketioxide::adapter::Adapter>(
         .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
-        .layer(socket_io);
+        .layer(socket_io)
+        .layer(origins.cors_layer())
+        .layer(axum::middleware::from_fn_with_state(
+            origins,
+            origin::guard_socket_io,
+        ));
     security_headers(router, hsts)
 }
 

@@ -110,7 +110,7 @@ async fn create_room(
 }
 
 /// A room the caller may see.
-#[utoipa::path(get, path = "/rooms/{name}", tag = "rooms",
+#[utoipa::path(get, path = "/rooms/{name}", params(("name" = String, Path, description = "room name")), tag = "rooms",
     responses((status = 200, body = RoomView), (status = 404, body = ErrorResponse)))]
 async fn get_room(
     State(state): State<AppState>,
@@ -135,7 +135,7 @@ struct UpdateRoom {
 }
 
 /// Change a room's topic or archive it (its creator or an admin).
-#[utoipa::path(patch, path = "/rooms/{name}", tag = "rooms", request_body = UpdateRoom,
+#[utoipa::path(patch, path = "/rooms/{name}", params(("name" = String, Path, description = "room name")), tag = "rooms", request_body = UpdateRoom,
     responses((status = 200, body = RoomView), (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
 async fn update_room(
     State(state): State<AppState>,
@@ -156,7 +156,7 @@ async fn update_room(
 }
 
 /// Add a member to a private room (its creator or an admin): 204.
-#[utoipa::path(put, path = "/rooms/{name}/members/{agent}", tag = "rooms",
+#[utoipa::path(put, path = "/rooms/{name}/members/{agent}", params(("name" = String, Path, description = "room name"), ("agent" = String, Path, description = "agent name")), tag = "rooms",
     responses((status = 204), (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
 async fn add_member(
     State(state): State<AppState>,
@@ -168,7 +168,7 @@ async fn add_member(
 }
 
 /// Remove a member from a private room (its creator or an admin): 204.
-#[utoipa::path(delete, path = "/rooms/{name}/members/{agent}", tag = "rooms",
+#[utoipa::path(delete, path = "/rooms/{name}/members/{agent}", params(("name" = String, Path, description = "room name"), ("agent" = String, Path, description = "agent name")), tag = "rooms",
     responses((status = 204), (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
 async fn remove_member(
     State(state): State<AppState>,
@@ -185,7 +185,7 @@ struct MemberList {
 }
 
 /// Who is in the room now, ordered by agent name.
-#[utoipa::path(get, path = "/rooms/{name}/presence", tag = "rooms",
+#[utoipa::path(get, path = "/rooms/{name}/presence", params(("name" = String, Path, description = "room name")), tag = "rooms",
     responses((status = 200, body = MemberList), (status = 404, body = ErrorResponse)))]
 async fn presence(
     State(state): State<AppState>,

@@ -158,6 +158,19 @@ impl Hub {
         }
     }
 
+    /// The room a REST post goes to. A post to `dm:<a>:<b>` by `a` or `b` is a DM, so the
+    /// room is created by that first post, like `dm:send` does.
+    pub async fn room_for_post(&self, caller: &Caller, name: &str) -> Result<RoomRow> {
+        let parsed = RoomName::parse(name)?;
+        if let Some((a, b)) = parsed.dm_agents() {
+            let me = caller.agent.name.as_str();
+            if me == a || me == b {
+                return self.dm_room(caller, if me == a { b } else { a }).await;
+            }
+        }
+        self.readable_room(caller, name).await
+    }
+
     /// Changes topic or archived state: the room's creator or an admin.
     pub async fn update_room(
         &self,
