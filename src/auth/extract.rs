@@ -30,6 +30,13 @@ impl FromRequestParts<AppState> for Caller {
         if let Some(caller) = parts.extensions.get::<Caller>() {
             return Ok(caller.clone());
         }
+        if parts
+            .extensions
+            .get::<crate::http::CredentialRefused>()
+            .is_some()
+        {
+            return Err(Error::unauthorized());
+        }
         let credential = bearer(&parts.headers).ok_or_else(Error::unauthorized)?;
         let caller = state.auth.authenticate(credential).await?;
         parts.extensions.insert(caller.clone());

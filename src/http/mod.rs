@@ -11,7 +11,10 @@ mod health;
 mod messages;
 mod openapi;
 mod origin;
+mod ratelimit;
 mod rooms;
+
+pub use ratelimit::CredentialRefused;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -41,15 +44,16 @@ pub fn router<A: socketioxide::adapter::Adapter>(
     let (api, doc) = OpenApiRouter::with_openapi(openapi::base())
         .nest("/api/v1", api)
         .split_for_parts();
+    let api = ratelimit::limit(state.clone(), api.with_state(state.clone()));
     let hsts = state.settings.enable_hsts;
     let origins = origin::OriginPolicy::new(&state.settings);
+    // Health, readiness and the OpenAPI document are not rate-limited; everything else is REST.
     let router = Router::new()
-        .merge(api)
         .merge(health::router())
         .merge(openapi::router(doc))
-        .fallback(unknown_route)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+        .fallback_service(api)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(socket_io)
         .layer(origins.cors_layer())
         .layer(axum::middleware::from_fn_with_state(

@@ -103,6 +103,9 @@ pub fn test_settings(db: &TestDb) -> Settings {
     settings.data_dir = db.dir.path().to_path_buf();
     settings.bootstrap = true;
     settings.environment = "test".into();
+    // Tests hammer one server from one address; the rate-limit tests set real limits.
+    settings.rate_limit_rest_anon_per_min = 1_000_000;
+    settings.rate_limit_rest_auth_per_min = 1_000_000;
     settings.secrets = Secrets {
         jwt_secret: Some(JWT_SECRET.into()),
         jwt_secret_old: None,

@@ -1,0 +1,296 @@
+#!/usr/bin/env node
+// An AgentHub agent written with the official Socket.IO JavaScript client (socket.io-client 4.x).
+//
+// It connects two agents (yours and a peer), then walks through what an agent does on the hub
+// (join a room, send, DM, history, presence, leave) and checks every answer against SPEC §5.
+// One line per check; exit code 0 when every check passes, 1 when one fails or the whole run
+// takes longer than 20 s, 2 on a usage error.
+//
+//   node agent.mjs --url http://127.0.0.1:3000 --key ahk_... --peer-key ahk_... \
+//                  [--transport polling|websocket] [--room NAME]
+
+import { parseArgs } from "node:util";
+import { io } from "socket.io-client";
+
+const ACK_TIMEOUT_MS = 5_000; // how long one event waits for its ack
+const EVENT_TIMEOUT_MS = 5_000; // how long we wait for an event the server should push
+const QUIET_MS = 300; // how long we listen to make sure something does NOT arrive
+const GLOBAL_TIMEOUT_MS = 20_000;
+
+// ---------------------------------------------------------------------------------------------
+// Command line
+
+const USAGE =
+  "usage: node agent.mjs --url URL --key API_KEY --peer-key API_KEY " +
+  "[--transport polling|websocket] [--room NAME]";
+
+let args;
+try {
+  ({ values: args } = parseArgs({
+    options: {
+      url: { type: "string" },
+      key: { type: "string" },
+      "peer-key": { type: "string" },
+      transport: { type: "string", default: "websocket" },
+      room: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  }));
+} catch (err) {
+  console.error(`${err.message}\n${USAGE}`);
+  process.exit(2);
+}
+if (args.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+if (!args.url || !args.key || !args["peer-key"] || !["polling", "websocket"].includes(args.transport)) {
+  console.error(USAGE);
+  process.exit(2);
+}
+
+// "polling": start on HTTP long-polling and upgrade to WebSocket (the client's default).
+// "websocket": WebSocket only, no polling at all.
+const TRANSPORTS = args.transport === "polling" ? ["polling", "websocket"] : ["websocket"];
+const ROOM = args.room ?? `js-demo-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6)}`;
+
+// ---------------------------------------------------------------------------------------------
+// Reporting
+
+let step = "starting";
+const sockets = [];
+
+class CheckFailed extends Error {}
+
+function check(name, ok, detail = "") {
+  if (!ok) {
+    throw new CheckFailed(`${name}${detail ? `: ${detail}` : ""}`);
+  }
+  console.log(`ok    ${name}`);
+}
+
+function show(value) {
+  return JSON.stringify(value);
+}
+
+function finish(code, message) {
+  if (message) console.error(message);
+  for (const s of sockets) s.disconnect();
+  process.exit(code);
+}
+
+setTimeout(() => finish(1, `FAIL  timed out after ${GLOBAL_TIMEOUT_MS / 1000} s during: ${step}`), GLOBAL_TIMEOUT_MS);
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers around socket.io-client
+
+/** Connects with the API key (or a JWT) in the handshake's auth payload. */
+function connect(label, token) {
+  const socket = io(args.url, {
+    auth: { token },
+    transports: TRANSPORTS,
+    reconnection: false, // this program wants to see failures, not hide them
+  });
+  sockets.push(socket);
+  // The engine is created synchronously: this is the transport the connection starts on.
+  socket.startedOn = socket.io.engine.transport.name;
+  socket.io.on("open", () => {
+    socket.handshakeOn = socket.io.engine.transport.name;
+    socket.io.engine.on("upgrade", (transport) => {
+      socket.upgradedTo = transport.name;
+    });
+  });
+
+  // Every event the server pushes lands in an inbox, so none is missed while we are busy.
+  socket.inbox = [];
+  socket.onAny((event, data) => socket.inbox.push({ event, data }));
+
+  return new Promise((resolve, reject) => {
+    socket.once("connect", () => resolve(socket));
+    socket.once("connect_error", (err) =>
+      reject(new CheckFailed(`${label} could not connect: connect_error ${show(err.message)}`)),
+    );
+  });
+}
+
+/** Emits an event and waits for its ack (`{"ok":true,...}` or `{"ok":false,"error":...}`). */
+async function call(socket, event, payload) {
+  try {
+    return await socket.timeout(ACK_TIMEOUT_MS).emitWithAck(event, payload);
+  } catch {
+    throw new CheckFailed(`${event}: no ack within ${ACK_TIMEOUT_MS} ms (sent ${show(payload)})`);
+  }
+}
+
+/** Waits for a pushed event matching `match`; returns its payload. */
+async function waitFor(socket, event, match = () => true, timeoutMs = EVENT_TIMEOUT_MS) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const hit = socket.inbox.find((e) => e.event === event && match(e.data));
+    if (hit) return hit.data;
+    if (Date.now() > deadline) return undefined;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Every payload of `event` received so far that matches. */
+function received(socket, event, match = () => true) {
+  return socket.inbox.filter((e) => e.event === event && match(e.data)).map((e) => e.data);
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function whoAmI(key) {
+  let res;
+  try {
+    res = await fetch(new URL("/api/v1/me", args.url), { headers: { Authorization: `Bearer ${key}` } });
+  } catch (err) {
+    throw new CheckFailed(`cannot reach ${args.url}: ${err.cause?.code ?? err.message}`);
+  }
+  if (!res.ok) throw new CheckFailed(`GET /api/v1/me answered ${res.status}: ${await res.text()}`);
+  return (await res.json()).name;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The walk-through
+
+async function main() {
+  step = "looking up both agents' names";
+  const me = await whoAmI(args.key);
+  const peerName = await whoAmI(args["peer-key"]);
+  console.log(`info  agents ${me} and ${peerName}, room ${ROOM}, transports ${show(TRANSPORTS)}`);
+
+  step = "connecting";
+  const [agent, peer] = await Promise.all([connect(me, args.key), connect(peerName, args["peer-key"])]);
+  check("both agents connected", agent.connected && peer.connected);
+  if (args.transport === "polling") {
+    check("the connection started on HTTP long-polling", agent.startedOn === "polling",
+      `transport was ${show(agent.startedOn)}`);
+    check("the handshake completed over long-polling", agent.handshakeOn === "polling",
+      `handshake transport was ${show(agent.handshakeOn)}`);
+  } else {
+    check("the connection is WebSocket only", agent.io.engine.transport.name === "websocket",
+      `transport is ${show(agent.io.engine.transport.name)}`);
+  }
+
+  // -- Rooms ----------------------------------------------------------------------------------
+  step = "room:join";
+  let ack = await call(agent, "room:join", { room: ROOM });
+  check("room:join acks ok with the room and its members",
+    ack?.ok === true && ack.room?.name === ROOM && Array.isArray(ack.members) &&
+      ack.members.some((m) => m.agent?.name === me) && Array.isArray(ack.missed),
+    `got ${show(ack)}`);
+  ack = await call(peer, "room:join", { room: ROOM });
+  check("the peer joins too", ack?.ok === true, `got ${show(ack)}`);
+  const joined = await waitFor(agent, "presence:join", (d) => d?.room === ROOM && d.member?.agent?.name === peerName);
+  check("presence:join tells us the peer arrived", joined !== undefined,
+    `received ${show(received(agent, "presence:join"))}`);
+
+  // -- Messages -------------------------------------------------------------------------------
+  step = "message:send";
+  const clientId = `js-${Date.now()}`;
+  const body = "hello from socket.io-client <b>&amp;</b> ✓";
+  ack = await call(agent, "message:send", { room: ROOM, body, client_id: clientId });
+  check("message:send acks the stored message",
+    ack?.ok === true && ack.duplicate === false && Number.isInteger(ack.message?.seq) &&
+      ack.message.body === body && ack.message.room === ROOM && ack.message.sender?.name === me &&
+      ack.message.client_id === clientId,
+    `got ${show(ack)}`);
+  const sent = ack.message;
+
+  const delivered = await waitFor(peer, "message:new", (m) => m?.room === ROOM && m.seq === sent.seq);
+  check("the peer receives message:new with the same seq", delivered !== undefined && delivered.body === body &&
+      delivered.id === sent.id,
+    `expected seq ${sent.seq}, peer received ${show(received(peer, "message:new"))}`);
+  await sleep(QUIET_MS);
+  check("the sending socket does not get its own message back",
+    received(agent, "message:new", (m) => m?.room === ROOM).length === 0,
+    `received ${show(received(agent, "message:new"))}`);
+
+  step = "message:send (repeated client_id)";
+  ack = await call(agent, "message:send", { room: ROOM, body: "a retry", client_id: clientId });
+  check("repeating client_id returns the stored message with duplicate:true",
+    ack?.ok === true && ack.duplicate === true && ack.message?.seq === sent.seq && ack.message.body === body,
+    `got ${show(ack)}`);
+  await sleep(QUIET_MS);
+  check("a duplicate is not broadcast again",
+    received(peer, "message:new", (m) => m?.room === ROOM).length === 1,
+    `peer received ${show(received(peer, "message:new"))}`);
+
+  // -- Direct messages ------------------------------------------------------------------------
+  step = "dm:send";
+  const dmRoom = `dm:${[me, peerName].sort().join(":")}`;
+  ack = await call(agent, "dm:send", { to: peerName, body: "psst", client_id: `${clientId}-dm` });
+  check(`dm:send acks a message in ${dmRoom}`,
+    ack?.ok === true && ack.message?.room === dmRoom && ack.message.body === "psst",
+    `got ${show(ack)}`);
+  const dm = await waitFor(peer, "message:new", (m) => m?.room === dmRoom && m.seq === ack.message.seq);
+  check("the peer receives the DM", dm !== undefined && dm.body === "psst" && dm.sender?.name === me,
+    `peer received ${show(received(peer, "message:new"))}`);
+
+  // -- History --------------------------------------------------------------------------------
+  step = "message:history";
+  ack = await call(agent, "message:history", { room: ROOM, limit: 10 });
+  check("message:history returns the message once, ascending",
+    ack?.ok === true && Array.isArray(ack.messages) && ack.messages.length === 1 &&
+      ack.messages[0].seq === sent.seq && ack.messages[0].body === body && ack.has_more === false,
+    `got ${show(ack)}`);
+
+  // -- Presence -------------------------------------------------------------------------------
+  step = "presence:set";
+  const note = "writing the weekly report";
+  ack = await call(agent, "presence:set", { status: "busy", note });
+  check("presence:set acks our member as busy",
+    ack?.ok === true && ack.member?.status === "busy" && ack.member.note === note && ack.member.agent?.name === me,
+    `got ${show(ack)}`);
+  const update = await waitFor(peer, "presence:update",
+    (d) => d?.room === ROOM && d.member?.agent?.name === me && d.member.status === "busy");
+  check("the peer receives presence:update", update !== undefined && update.member.note === note,
+    `peer received ${show(received(peer, "presence:update"))}`);
+
+  step = "presence:list";
+  ack = await call(peer, "presence:list", { room: ROOM });
+  const names = ack?.members?.map((m) => m.agent?.name);
+  const mine = ack?.members?.find((m) => m.agent?.name === me);
+  check("presence:list shows both agents, ordered by name, ours busy",
+    ack?.ok === true && show(names) === show([me, peerName].sort()) && mine?.status === "busy" && mine.note === note,
+    `got ${show(ack)}`);
+
+  step = "room:leave";
+  ack = await call(agent, "room:leave", { room: ROOM });
+  check("room:leave acks ok", ack?.ok === true, `got ${show(ack)}`);
+  const left = await waitFor(peer, "presence:leave", (d) => d?.room === ROOM && d.agent?.name === me);
+  check("the peer receives presence:leave", left !== undefined,
+    `peer received ${show(received(peer, "presence:leave"))}`);
+
+  // -- Errors ---------------------------------------------------------------------------------
+  step = "bad events";
+  ack = await call(agent, "no:such-event", { room: ROOM });
+  check("an unknown event is answered bad_request",
+    ack?.ok === false && ack.error?.code === "bad_request" && typeof ack.error.message === "string",
+    `got ${show(ack)}`);
+  ack = await call(agent, "message:send", "not an object");
+  check("a payload that is not a JSON object is answered bad_request",
+    ack?.ok === false && ack.error?.code === "bad_request" && typeof ack.error.message === "string",
+    `got ${show(ack)}`);
+
+  // -- Transport report -----------------------------------------------------------------------
+  if (args.transport === "polling") {
+    step = "waiting for the upgrade";
+    const until = Date.now() + 2_000;
+    while (!agent.upgradedTo && Date.now() < until) await sleep(20);
+    console.log(`info  upgraded from polling to websocket: ${agent.upgradedTo === "websocket" ? "yes" : "no"}` +
+      ` (transport now ${agent.io.engine.transport.name})`);
+  }
+
+  step = "disconnecting";
+  agent.disconnect();
+  peer.disconnect();
+  check("both agents disconnected", !agent.connected && !peer.connected);
+  console.log("PASS  all checks passed");
+}
+
+main().then(
+  () => finish(0),
+  (err) => finish(1, err instanceof CheckFailed ? `FAIL  ${err.message}` : `FAIL  ${step}: ${err?.stack ?? err}`),
+);

@@ -1,0 +1,401 @@
+#!/usr/bin/env python3
+"""An AgentHub agent written with python-socketio's asyncio client (python-socketio 5.x).
+
+It connects two agents (yours and a peer), then walks through what an agent does on the hub
+(join a room, send, DM, history, presence, leave) and checks every answer against SPEC §5.
+One line per check; exit code 0 when every check passes, 1 when one fails or the whole run
+takes longer than 20 s, 2 on a usage error, 3 when the packages are not installed.
+
+    python agent.py --url http://127.0.0.1:3000 --key ahk_... --peer-key ahk_... \\
+                    [--transport polling|websocket] [--room NAME]
+"""
+
+import argparse
+import asyncio
+import json
+import random
+import sys
+import time
+
+try:
+    import aiohttp
+    import socketio
+except ImportError as exc:  # pragma: no cover - depends on the machine
+    print(
+        f"FAIL  {exc.name} is not installed: pip install -r clients/python/requirements.txt "
+        "(bash .ci/run does it into clients/python/.venv)",
+        file=sys.stderr,
+    )
+    sys.exit(3)
+
+ACK_TIMEOUT = 5.0  # how long one event waits for its ack
+EVENT_TIMEOUT = 5.0  # how long we wait for an event the server should push
+QUIET = 0.3  # how long we listen to make sure something does NOT arrive
+GLOBAL_TIMEOUT = 20.0
+
+# ---------------------------------------------------------------------------------------------
+# Reporting
+
+
+class CheckFailed(Exception):
+    pass
+
+
+step = "starting"
+
+
+def check(name, ok, detail=""):
+    if not ok:
+        raise CheckFailed(f"{name}: {detail}" if detail else name)
+    print(f"ok    {name}", flush=True)
+
+
+def show(value):
+    return json.dumps(value, ensure_ascii=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Small helpers around python-socketio
+
+
+class Agent:
+    """One Socket.IO connection, with an inbox of every event the server pushed to it."""
+
+    def __init__(self, label, url, token, transports):
+        self.label, self.url, self.token, self.transports = label, url, token, transports
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.inbox = []  # (event, data), in arrival order
+        self.handshake_transport = None
+
+        @self.sio.on("*")
+        async def any_event(event, data=None):
+            self.inbox.append((event, data))
+
+        # Peek at the Engine.IO layer: which transport carried the handshake. python-socketio
+        # upgrades polling to WebSocket inside connect(), so afterwards only this tells.
+        socketio_handler = self.sio.eio.handlers["connect"]
+
+        async def on_engineio_connect():
+            self.handshake_transport = self.sio.eio.current_transport
+            return await socketio_handler()
+
+        self.sio.eio.on("connect", on_engineio_connect)
+
+    async def connect(self):
+        try:
+            # The API key (or a JWT) goes in the handshake's auth payload, never in the URL.
+            await self.sio.connect(
+                self.url,
+                auth={"token": self.token},
+                transports=self.transports,
+                wait_timeout=ACK_TIMEOUT,
+            )
+        except socketio.exceptions.ConnectionError as exc:
+            raise CheckFailed(f"{self.label} could not connect: connect_error {exc}") from None
+
+    async def call(self, event, payload):
+        """Emits an event and waits for its ack ({"ok":true,...} or {"ok":false,"error":...})."""
+        try:
+            return await self.sio.call(event, payload, timeout=ACK_TIMEOUT)
+        except socketio.exceptions.TimeoutError:
+            raise CheckFailed(
+                f"{event}: no ack within {ACK_TIMEOUT} s (sent {show(payload)})"
+            ) from None
+
+    def received(self, event, match=lambda data: True):
+        """Every payload of `event` received so far that matches."""
+        return [d for (e, d) in self.inbox if e == event and match(d)]
+
+    async def wait_for(self, event, match=lambda data: True, timeout=EVENT_TIMEOUT):
+        """Waits for a pushed event matching `match`; returns its payload or None."""
+        deadline = time.monotonic() + timeout
+        while True:
+            hits = self.received(event, match)
+            if hits:
+                return hits[0]
+            if time.monotonic() > deadline:
+                return None
+            await asyncio.sleep(0.02)
+
+    async def disconnect(self):
+        if self.sio.connected:
+            await self.sio.disconnect()
+
+
+def field(data, *path):
+    """data[path[0]][path[1]]..., or None when any step is missing."""
+    for key in path:
+        if isinstance(data, dict):
+            data = data.get(key)
+        elif isinstance(data, list) and isinstance(key, int) and -len(data) <= key < len(data):
+            data = data[key]
+        else:
+            return None
+    return data
+
+
+async def who_am_i(url, key):
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(
+                f"{url.rstrip('/')}/api/v1/me", headers={"Authorization": f"Bearer {key}"}
+            ) as res:
+                if res.status != 200:
+                    raise CheckFailed(f"GET /api/v1/me answered {res.status}: {await res.text()}")
+                return (await res.json())["name"]
+    except aiohttp.ClientConnectionError as exc:
+        raise CheckFailed(f"cannot reach {url}: {exc}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# The walk-through
+
+
+async def walk(args, agents):
+    global step
+    transports = ["polling", "websocket"] if args.transport == "polling" else ["websocket"]
+    room = args.room or f"py-demo-{int(time.time() * 1000):x}-{random.randrange(10**6)}"
+
+    step = "looking up both agents' names"
+    me = await who_am_i(args.url, args.key)
+    peer_name = await who_am_i(args.url, args.peer_key)
+    print(f"info  agents {me} and {peer_name}, room {room}, transports {show(transports)}")
+
+    step = "connecting"
+    agent = Agent(me, args.url, args.key, transports)
+    peer = Agent(peer_name, args.url, args.peer_key, transports)
+    agents += [agent, peer]
+    await asyncio.gather(agent.connect(), peer.connect())
+    check("both agents connected", agent.sio.connected and peer.sio.connected)
+    if args.transport == "polling":
+        check(
+            "the connection started on HTTP long-polling",
+            agent.handshake_transport == "polling",
+            f"handshake transport was {show(agent.handshake_transport)}",
+        )
+    else:
+        check(
+            "the connection is WebSocket only",
+            agent.handshake_transport == "websocket" and agent.sio.transport() == "websocket",
+            f"handshake on {show(agent.handshake_transport)}, now {show(agent.sio.transport())}",
+        )
+
+    # -- Rooms ----------------------------------------------------------------------------------
+    step = "room:join"
+    ack = await agent.call("room:join", {"room": room})
+    check(
+        "room:join acks ok with the room and its members",
+        field(ack, "ok") is True
+        and field(ack, "room", "name") == room
+        and any(field(m, "agent", "name") == me for m in field(ack, "members") or [])
+        and isinstance(field(ack, "missed"), list),
+        f"got {show(ack)}",
+    )
+    ack = await peer.call("room:join", {"room": room})
+    check("the peer joins too", field(ack, "ok") is True, f"got {show(ack)}")
+    joined = await agent.wait_for(
+        "presence:join",
+        lambda d: field(d, "room") == room and field(d, "member", "agent", "name") == peer_name,
+    )
+    check(
+        "presence:join tells us the peer arrived",
+        joined is not None,
+        f"received {show(agent.received('presence:join'))}",
+    )
+
+    # -- Messages -------------------------------------------------------------------------------
+    step = "message:send"
+    client_id = f"py-{int(time.time() * 1000)}"
+    body = "hello from python-socketio <b>&amp;</b> ✓"
+    ack = await agent.call("message:send", {"room": room, "body": body, "client_id": client_id})
+    sent = field(ack, "message") or {}
+    check(
+        "message:send acks the stored message",
+        field(ack, "ok") is True
+        and field(ack, "duplicate") is False
+        and isinstance(sent.get("seq"), int)
+        and sent.get("body") == body
+        and sent.get("room") == room
+        and field(sent, "sender", "name") == me
+        and sent.get("client_id") == client_id,
+        f"got {show(ack)}",
+    )
+
+    in_room = lambda m: field(m, "room") == room  # noqa: E731
+    delivered = await peer.wait_for(
+        "message:new", lambda m: in_room(m) and field(m, "seq") == sent["seq"]
+    )
+    check(
+        "the peer receives message:new with the same seq",
+        delivered is not None and delivered.get("body") == body and delivered.get("id") == sent.get("id"),
+        f"expected seq {sent['seq']}, peer received {show(peer.received('message:new'))}",
+    )
+    await asyncio.sleep(QUIET)
+    check(
+        "the sending socket does not get its own message back",
+        not agent.received("message:new", in_room),
+        f"received {show(agent.received('message:new'))}",
+    )
+
+    step = "message:send (repeated client_id)"
+    ack = await agent.call("message:send", {"room": room, "body": "a retry", "client_id": client_id})
+    check(
+        "repeating client_id returns the stored message with duplicate:true",
+        field(ack, "ok") is True
+        and field(ack, "duplicate") is True
+        and field(ack, "message", "seq") == sent["seq"]
+        and field(ack, "message", "body") == body,
+        f"got {show(ack)}",
+    )
+    await asyncio.sleep(QUIET)
+    check(
+        "a duplicate is not broadcast again",
+        len(peer.received("message:new", in_room)) == 1,
+        f"peer received {show(peer.received('message:new'))}",
+    )
+
+    # -- Direct messages ------------------------------------------------------------------------
+    step = "dm:send"
+    dm_room = "dm:" + ":".join(sorted([me, peer_name]))
+    ack = await agent.call("dm:send", {"to": peer_name, "body": "psst", "client_id": f"{client_id}-dm"})
+    check(
+        f"dm:send acks a message in {dm_room}",
+        field(ack, "ok") is True
+        and field(ack, "message", "room") == dm_room
+        and field(ack, "message", "body") == "psst",
+        f"got {show(ack)}",
+    )
+    dm = await peer.wait_for(
+        "message:new",
+        lambda m: field(m, "room") == dm_room and field(m, "seq") == field(ack, "message", "seq"),
+    )
+    check(
+        "the peer receives the DM",
+        dm is not None and dm.get("body") == "psst" and field(dm, "sender", "name") == me,
+        f"peer received {show(peer.received('message:new'))}",
+    )
+
+    # -- History --------------------------------------------------------------------------------
+    step = "message:history"
+    ack = await agent.call("message:history", {"room": room, "limit": 10})
+    messages = field(ack, "messages")
+    check(
+        "message:history returns the message once, ascending",
+        field(ack, "ok") is True
+        and isinstance(messages, list)
+        and len(messages) == 1
+        and field(messages, 0, "seq") == sent["seq"]
+        and field(messages, 0, "body") == body
+        and field(ack, "has_more") is False,
+        f"got {show(ack)}",
+    )
+
+    # -- Presence -------------------------------------------------------------------------------
+    step = "presence:set"
+    note = "writing the weekly report"
+    ack = await agent.call("presence:set", {"status": "busy", "note": note})
+    check(
+        "presence:set acks our member as busy",
+        field(ack, "ok") is True
+        and field(ack, "member", "status") == "busy"
+        and field(ack, "member", "note") == note
+        and field(ack, "member", "agent", "name") == me,
+        f"got {show(ack)}",
+    )
+    update = await peer.wait_for(
+        "presence:update",
+        lambda d: field(d, "room") == room
+        and field(d, "member", "agent", "name") == me
+        and field(d, "member", "status") == "busy",
+    )
+    check(
+        "the peer receives presence:update",
+        update is not None and field(update, "member", "note") == note,
+        f"peer received {show(peer.received('presence:update'))}",
+    )
+
+    step = "presence:list"
+    ack = await peer.call("presence:list", {"room": room})
+    members = field(ack, "members") or []
+    mine = next((m for m in members if field(m, "agent", "name") == me), None)
+    check(
+        "presence:list shows both agents, ordered by name, ours busy",
+        field(ack, "ok") is True
+        and [field(m, "agent", "name") for m in members] == sorted([me, peer_name])
+        and field(mine, "status") == "busy"
+        and field(mine, "note") == note,
+        f"got {show(ack)}",
+    )
+
+    step = "room:leave"
+    ack = await agent.call("room:leave", {"room": room})
+    check("room:leave acks ok", field(ack, "ok") is True, f"got {show(ack)}")
+    left = await peer.wait_for(
+        "presence:leave", lambda d: field(d, "room") == room and field(d, "agent", "name") == me
+    )
+    check(
+        "the peer receives presence:leave",
+        left is not None,
+        f"peer received {show(peer.received('presence:leave'))}",
+    )
+
+    # -- Errors ---------------------------------------------------------------------------------
+    step = "bad events"
+    for name, event, payload in [
+        ("an unknown event is answered bad_request", "no:such-event", {"room": room}),
+        ("a payload that is not a JSON object is answered bad_request", "message:send", "not an object"),
+    ]:
+        ack = await agent.call(event, payload)
+        check(
+            name,
+            field(ack, "ok") is False
+            and field(ack, "error", "code") == "bad_request"
+            and isinstance(field(ack, "error", "message"), str),
+            f"got {show(ack)}",
+        )
+
+    # -- Transport report -----------------------------------------------------------------------
+    if args.transport == "polling":
+        upgraded = agent.sio.transport() == "websocket"
+        print(
+            f"info  upgraded from polling to websocket: {'yes' if upgraded else 'no'}"
+            f" (transport now {agent.sio.transport()})"
+        )
+
+    step = "disconnecting"
+    await agent.disconnect()
+    await peer.disconnect()
+    check("both agents disconnected", not agent.sio.connected and not peer.sio.connected)
+    print("PASS  all checks passed", flush=True)
+
+
+async def main():
+    parser = argparse.ArgumentParser(description="An AgentHub agent that checks the hub (SPEC §5).")
+    parser.add_argument("--url", required=True, help="the hub, e.g. http://127.0.0.1:3000")
+    parser.add_argument("--key", required=True, help="your agent's API key (ahk_...)")
+    parser.add_argument("--peer-key", required=True, help="a second agent's API key")
+    parser.add_argument("--transport", choices=["polling", "websocket"], default="websocket")
+    parser.add_argument("--room", help="room to use (default: a fresh one)")
+    args = parser.parse_args()  # exits 2 on a usage error
+
+    agents = []
+    try:
+        await asyncio.wait_for(walk(args, agents), GLOBAL_TIMEOUT)
+        return 0
+    except CheckFailed as exc:
+        print(f"FAIL  {exc}", file=sys.stderr, flush=True)
+    except asyncio.TimeoutError:
+        print(f"FAIL  timed out after {GLOBAL_TIMEOUT:.0f} s during: {step}", file=sys.stderr, flush=True)
+    except Exception as exc:  # noqa: BLE001 - report anything unexpected as a failure
+        print(f"FAIL  {step}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+    finally:
+        for a in agents:
+            try:
+                await asyncio.wait_for(a.disconnect(), 2)
+            except Exception:  # noqa: BLE001
+                pass
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

@@ -1,0 +1,112 @@
+//! REST rate limits (SPEC §7): per client IP without a valid credential, per agent with one;
+//! 429 with Retry-After and the error body; spoofed X-Forwarded-For bypasses nothing.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{Backend, TestApp, expect_error, spawn_app_with};
+
+async fn limited(anon: u32, auth: u32) -> TestApp {
+    spawn_app_with(Backend::Sqlite, |s| {
+        s.rate_limit_rest_anon_per_min = anon;
+        s.rate_limit_rest_auth_per_min = auth;
+    })
+    .await
+}
+
+/// Sends `n` requests and returns how many were answered 429.
+async fn burst(app: &TestApp, n: usize, build: impl Fn() -> reqwest::RequestBuilder) -> usize {
+    let mut limited = 0;
+    for _ in 0..n {
+        let res = build().send().await.unwrap();
+        if res.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited += 1;
+        }
+    }
+    let _ = app;
+    limited
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_from_one_ip_is_limited_with_a_retry_after() {
+    let app = limited(100, 600).await;
+    let url = app.url("/api/v1/me");
+    let http = app.http.clone();
+    // 200 unauthenticated requests in well under 10 s: the first 100 pass (401), the rest 429.
+    let rejected = burst(&app, 200, || http.get(&url)).await;
+    assert!((95..=100).contains(&rejected), "rejected {rejected} of 200");
+    let res = app.http.get(&url).send().await.unwrap();
+    let retry_after: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after));
+    expect_error(res, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    // One audit row for the flood, not one per rejected request.
+    let audit = app.audit_events("rate-limited").await;
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0]["details"]["scope"], "rest");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spoofed_forwarded_for_does_not_bypass_the_ip_limit() {
+    let app = limited(20, 600).await;
+    let url = app.url("/api/v1/auth/token");
+    let mut rejected = 0;
+    for i in 0..40 {
+        let res = app
+            .http
+            .post(&url)
+            .header("x-forwarded-for", format!("10.0.0.{i}"))
+            .send()
+            .await
+            .unwrap();
+        if res.status() == StatusCode::TOO_MANY_REQUESTS {
+            rejected += 1;
+        }
+    }
+    assert!(
+        rejected >= 19,
+        "spoofed addresses got through: {rejected} rejected"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authenticated_requests_count_against_their_agent_not_the_ip() {
+    let app = limited(1_000_000, 30).await;
+    let amy = app.create_agent("amy", "agent").await;
+    let http = app.http.clone();
+    let url = app.url("/api/v1/me");
+    let rejected = burst(&app, 40, || http.get(&url).bearer_auth(&amy)).await;
+    assert!((8..=10).contains(&rejected), "rejected {rejected} of 40");
+    // Another agent from the same address has its own bucket.
+    let res = app.get("/api/v1/me", &app.admin_key).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // Health, readiness and metrics are exempt.
+    for path in ["/healthz", "/readyz"] {
+        for _ in 0..50 {
+            assert_ne!(
+                app.http.get(app.url(path)).send().await.unwrap().status(),
+                StatusCode::TOO_MANY_REQUESTS
+            );
+        }
+    }
+    let audit = app.audit_events("rate-limited").await;
+    let me: Value = app
+        .get("/api/v1/agents/amy", &app.admin_key)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(audit[0]["agent_id"], me["id"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_credentials_count_against_the_ip() {
+    let app = limited(10, 1_000_000).await;
+    let http = app.http.clone();
+    let url = app.url("/api/v1/me");
+    let rejected = burst(&app, 20, || http.get(&url).bearer_auth("ahk_forged")).await;
+    assert!(rejected >= 9, "rejected {rejected} of 20");
+}

@@ -1,0 +1,481 @@
+//! What a misbehaving client may send over Socket.IO (SPEC §5, §7): unknown events, payloads
+//! that are not one object, extra arguments, binary attachments, malformed packets, oversized
+//! frames, join/leave churn, and event floods. None of it may hurt anyone else.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::helpers::TestApp;
+use crate::sio::Sio;
+
+const QUIET: Duration = Duration::from_millis(300);
+
+const EVENTS: [&str; 8] = [
+    "room:join",
+    "room:leave",
+    "message:send",
+    "message:history",
+    "dm:send",
+    "presence:set",
+    "presence:list",
+    "auth:refresh",
+];
+
+#[track_caller]
+fn assert_error(ack: &Value, code: &str) {
+    assert_eq!(ack["ok"], false, "an error ack: {ack}");
+    assert_eq!(ack["error"]["code"], code, "ack: {ack}");
+    assert!(ack["error"]["message"].is_string(), "ack: {ack}");
+}
+
+#[track_caller]
+fn assert_ok(ack: &Value) {
+    assert_eq!(ack["ok"], true, "an ok ack: {ack}");
+}
+
+fn keys(v: &Value) -> BTreeSet<String> {
+    v.as_object()
+        .unwrap_or_else(|| panic!("an object: {v}"))
+        .keys()
+        .cloned()
+        .collect()
+}
+
+fn key_set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// A `hub:error` body for this event and code.
+#[track_caller]
+fn assert_hub_error(v: &Value, event: &str, code: &str) {
+    assert_eq!(
+        keys(v),
+        key_set(&["event", "code", "message"]),
+        "hub:error {v}"
+    );
+    assert_eq!(v["event"], event, "hub:error {v}");
+    assert_eq!(v["code"], code, "hub:error {v}");
+    assert!(v["message"].is_string(), "hub:error {v}");
+}
+
+async fn joined(app: &TestApp, key: &str, room: &str) -> Sio {
+    let s = Sio::connect(app.addr, key).await;
+    let ack = s.emit("room:join", json!({"room": room})).await;
+    assert_ok(&ack);
+    s
+}
+
+async fn send(s: &Sio, room: &str, body: &str) -> Value {
+    let ack = s
+        .emit("message:send", json!({"room": room, "body": body}))
+        .await;
+    assert_ok(&ack);
+    ack["message"].clone()
+}
+
+async fn json_of(res: reqwest::Response) -> Value {
+    res.json().await.expect("a JSON body")
+}
+
+async fn history_bodies(app: &TestApp, key: &str, room: &str) -> Vec<String> {
+    let res = app
+        .get(&format!("/api/v1/rooms/{room}/messages?limit=100"), key)
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    json_of(res).await["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn assert_healthy(app: &TestApp) {
+    let res = app.http.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(json_of(res).await, json!({"status": "ok"}));
+}
+
+/// The room still works for others: `from` sends, `to` receives.
+async fn assert_room_works(from: &Sio, to: &Sio, room: &str, body: &str) {
+    let m = send(from, room, body).await;
+    assert_eq!(to.next_event("message:new").await, m);
+}
+
+async fn an_unknown_event_is_a_bad_request_with_or_without_an_ack(app: TestApp) {
+    let amy = app.create_agent("amy", "agent").await;
+    let a = Sio::connect(app.addr, &amy).await;
+    for event in [
+        "nope",
+        "room:destroy",
+        "ROOM:JOIN",
+        "",
+        "hub:error",
+        "message:new",
+    ] {
+        let ack = a.emit(event, json!({"room": "lobby"})).await;
+        assert_error(&ack, "bad_request");
+    }
+    a.emit_noack("room:destroy", json!({"room": "lobby"}));
+    let err = a.next_event("hub:error").await;
+    assert_hub_error(&err, "room:destroy", "bad_request");
+    assert_ok(&a.emit("room:join", json!({"room": "lobby"})).await);
+}
+
+async fn a_payload_that_is_not_one_json_object_is_a_bad_request(app: TestApp) {
+    let amy = app.create_agent("amy", "agent").await;
+    let a = joined(&app, &amy, "lobby").await;
+    for event in EVENTS {
+        for args in [
+            vec![json!("lobby")],
+            vec![json!(42)],
+            vec![json!([{"room": "lobby"}])],
+            vec![json!(null)],
+            vec![json!(true)],
+            vec![],
+            vec![json!("lobby"), json!({"room": "lobby", "body": "x"})],
+        ] {
+            let ack = a.emit_args(event, args.clone()).await;
+            assert_eq!(ack["ok"], false, "{event} {args:?}: {ack}");
+            assert_eq!(
+                ack["error"]["code"], "bad_request",
+                "{event} {args:?}: {ack}"
+            );
+        }
+    }
+    assert!(history_bodies(&app, &amy, "lobby").await.is_empty());
+    // Without an ack: a hub:error naming the event.
+    a.emit_noack("message:send", json!("just a string"));
+    assert_hub_error(
+        &a.next_event("hub:error").await,
+        "message:send",
+        "bad_request",
+    );
+}
+
+async fn only_the_first_argument_of_an_event_is_read(app: TestApp) {
+    let amy = app.create_agent("amy", "agent").await;
+    let bob = app.create_agent("bob", "agent").await;
+    let b = joined(&app, &bob, "lobby").await;
+    let a = Sio::connect(app.addr, &amy).await;
+    let ack = a
+        .emit_args(
+            "room:join",
+            vec![
+                json!({"room": "lobby"}),
+                json!({"room": "other"}),
+                json!("x"),
+            ],
+        )
+        .await;
+    assert_ok(&ack);
+    assert_eq!(ack["room"]["name"], "lobby");
+    let ack = a
+        .emit_args(
+            "message:send",
+            vec![
+                json!({"room": "lobby", "body": "first"}),
+                json!({"room": "lobby", "body": "second"}),
+                json!(null),
+            ],
+        )
+        .await;
+    assert_ok(&ack);
+    assert_eq!(ack["message"]["body"], "first");
+    assert_eq!(b.next_event("message:new").await["body"], "first");
+    b.assert_no_event("message:new", QUIET).await;
+    assert_eq!(history_bodies(&app, &bob, "lobby").await, ["first"]);
+    let res = app.get("/api/v1/rooms/other", &bob).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::NOT_FOUND,
+        "the second argument was ignored"
+    );
+}
+
+async fn a_failing_event_without_an_ack_gets_at_most_one_hub_error_per_second(app: TestApp) {
+    let amy = app.create_agent("amy", "agent").await;
+    let a = Sio::connect(app.addr, &amy).await;
+    // A successful event without an ack answers nothing.
+    a.emit_noack("room:join", json!({"room": "lobby"}));
+    let list = a.emit("presence:list", json!({"room": "lobby"})).await;
+    assert_eq!(
+        list["members"][0]["agent"]["name"], "amy",
+        "the join was handled"
+    );
+    assert_eq!(a.count("hub:error").await, 0);
+    let started = Instant::now();
+    for i in 0..20 {
+        if i % 2 == 0 {
+            a.emit_noack("message:send", json!({"room": "nowhere", "body": "x"}));
+        } else {
+            a.emit_noack("bogus:event", json!({}));
+        }
+    }
+    let first = a.next_event("hub:error").await;
+    assert_hub_error(&first, "message:send", "not_found");
+    tokio::time::sleep(Duration::from_millis(1500).saturating_sub(started.elapsed())).await;
+    let more = a.count("hub:error").await;
+    assert!(
+        more <= 1,
+        "20 failures: {} hub:error within 1.5 s",
+        more + 1
+    );
+    // The throttle is per second, not forever.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let before = a.count("hub:error").await;
+    a.emit_noack("bogus:event", json!({}));
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while a.count("hub:error").await == before {
+        assert!(
+            Instant::now() < deadline,
+            "a later failure gets its hub:error"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!a.is_closed().await);
+}
+
+async fn a_binary_attachment_event_is_refused_and_nothing_breaks(app: TestApp) {
+    let amy = app.create_agent("amy", "agent").await;
+    let bob = app.create_agent("bob", "agent").await;
+    let a = joined(&app, &amy, "lobby").await;
+    let b = joined(&app, &bob, "lobby").await;
+    a.send_text(r#"51-["message:send",{"_placeholder":true,"num":0}]"#);
+    a.send_frame(Message::binary(vec![1u8, 2, 3, 0, 255]));
+    let err = a.next_event("hub:error").await;
+    assert_hub_error(&err, "message:send", "bad_request");
+    // A placeholder where the body should be: still not a string body.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    a.send_text(r#"51-["message:send",{"room":"lobby","body":{"_placeholder":true,"num":0}}]"#);
+    a.send_frame(Message::binary(b"binary body".to_vec()));
+    let err = a.next_event("hub:error").await;
+    assert_hub_error(&err, "message:send", "bad_request");
+    b.assert_no_event("message:new", QUIET).await;
+    assert!(history_bodies(&app, &bob, "lobby").await.is_empty());
+    // Both sockets keep working.
+    assert_room_works(&a, &b, "lobby", "after binary").await;
+    assert_room_works(&b, &a, "lobby", "reply").await;
+}
+
+async fn a_malformed_packet_closes_at_most_its_own_connection(app: TestApp) {
+    let amy = app.create_agent("amy", "agent").await;
+    let bob = app.create_agent("bob", "agent").await;
+    let carl = app.create_agent("carl", "agent").await;
+    let b = joined(&app, &bob, "lobby").await;
+    let c = joined(&app, &carl, "lobby").await;
+    let packets = [
+        r#"2["message:send",{"room":"lobby","body":"truncated""#,
+        r#"2["message:send",{"room":"lobby","body":"lone \ud800 surrogate"}]"#,
+        r#"2["message:send",{"room":"lobby","body":"\udc00"}]"#,
+        r#"21["message:send",{"room":"lobby","body":"x"}]]"#,
+        r#"2["message:send",{"room":"lobby","body":"x",}]"#,
+        r#"2[5,{"room":"lobby"}]"#,
+        r#"2[]"#,
+        r#"2{}"#,
+        r#"2"message:send""#,
+        "2",
+        "7",
+        "",
+        r#"2/other,["message:send",{"room":"lobby","body":"x"}]"#,
+        r#"0{"token":"again"}"#,
+        r#"3999["stray ack"]"#,
+    ];
+    for packet in packets {
+        let a = joined(&app, &amy, "lobby").await;
+        a.send_text(packet);
+        // Either the connection is closed, or it still answers.
+        if !a.closed_within(QUIET).await {
+            let ack = a.emit("presence:list", json!({"room": "lobby"})).await;
+            assert_ok(&ack);
+        }
+        assert_room_works(&b, &c, "lobby", &format!("after {packet}")).await;
+        assert_healthy(&app).await;
+        a.close().await;
+    }
+    let stored = history_bodies(&app, &bob, "lobby").await;
+    assert_eq!(
+        stored.len(),
+        packets.len(),
+        "only bob's messages were stored: {stored:?}"
+    );
+    assert!(stored.iter().all(|body| body.starts_with("after ")));
+}
+
+async fn a_frame_over_the_payload_cap_closes_only_that_connection(app: TestApp) {
+    let amy = app.create_agent("amy", "agent").await;
+    let bob = app.create_agent("bob", "agent").await;
+    let carl = app.create_agent("carl", "agent").await;
+    let b = joined(&app, &bob, "lobby").await;
+    let c = joined(&app, &carl, "lobby").await;
+    for size in [2 * 1024 * 1024, 70_000] {
+        let a = joined(&app, &amy, "lobby").await;
+        b.next_event("presence:join").await;
+        let packet = format!(
+            r#"2["message:send",{{"room":"lobby","body":"{}"}}]"#,
+            "x".repeat(size)
+        );
+        a.send_text(&packet);
+        assert!(
+            a.closed_within(Duration::from_secs(2)).await,
+            "a {size}-byte frame closes its connection"
+        );
+        let left = b.next_event("presence:leave").await;
+        assert_eq!(left["agent"]["name"], "amy");
+        assert!(!b.is_closed().await && !c.is_closed().await);
+        assert_room_works(&c, &b, "lobby", &format!("after {size}")).await;
+        assert_room_works(&b, &c, "lobby", &format!("still after {size}")).await;
+    }
+    assert_healthy(&app).await;
+    let stored = history_bodies(&app, &bob, "lobby").await;
+    assert_eq!(
+        stored.len(),
+        4,
+        "nothing of the big frames was stored: {}",
+        stored.len()
+    );
+    // amy can connect again.
+    let a = joined(&app, &amy, "lobby").await;
+    assert_room_works(&a, &b, "lobby", "amy is back").await;
+}
+
+async fn a_thousand_join_leave_pairs_are_all_acknowledged_and_leave_presence_empty(app: TestApp) {
+    let amy = app.create_agent("amy", "agent").await;
+    let bob = app.create_agent("bob", "agent").await;
+    let b = joined(&app, &bob, "churn").await;
+    let a = Sio::connect(app.addr, &amy).await;
+    // Pipelined in windows of 50 pairs: 100 events in flight at a time.
+    for window in 0..20 {
+        let acks = join_all((0..100).map(|i| {
+            let event = if i % 2 == 0 {
+                "room:join"
+            } else {
+                "room:leave"
+            };
+            a.emit(event, json!({"room": "churn"}))
+        }))
+        .await;
+        for (i, ack) in acks.iter().enumerate() {
+            assert_eq!(ack["ok"], true, "window {window}, event {i}: {ack}");
+        }
+    }
+    let list = a.emit("presence:list", json!({"room": "churn"})).await;
+    let names: Vec<&str> = list["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["agent"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["bob"], "amy left presence");
+    // bob saw every join and every leave.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (joins, leaves) = (
+            b.count("presence:join").await,
+            b.count("presence:leave").await,
+        );
+        if joins == 1000 && leaves == 1000 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline && joins <= 1000 && leaves <= 1000,
+            "{joins} presence:join and {leaves} presence:leave for 1000 pairs"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_ok(&b.emit("room:leave", json!({"room": "churn"})).await);
+    let res = app.get("/api/v1/rooms/churn/presence", &amy).await;
+    assert_eq!(json_of(res).await, json!({"members": []}));
+    assert_ok(&a.emit("room:join", json!({"room": "churn"})).await);
+}
+
+async fn a_burst_over_the_event_rate_is_answered_rate_limited(app: TestApp) {
+    let amy = app.create_agent("amy", "agent").await;
+    let a = joined(&app, &amy, "lobby").await;
+    let acks = join_all((0..50).map(|_| a.emit("message:history", json!({"room": "lobby"})))).await;
+    let ok = acks.iter().filter(|ack| ack["ok"] == true).count();
+    let limited: Vec<&Value> = acks.iter().filter(|ack| ack["ok"] == false).collect();
+    for ack in &limited {
+        assert_eq!(ack["error"]["code"], "rate_limited", "{ack}");
+        assert_eq!(
+            keys(&ack["error"]),
+            key_set(&["code", "message", "retry_after_ms"]),
+            "{ack}"
+        );
+        let retry = ack["error"]["retry_after_ms"].as_u64().expect("an integer");
+        assert!(retry > 0 && retry <= 1000, "{ack}");
+    }
+    assert!(
+        (25..=35).contains(&ok),
+        "about one second's worth (30) passes: {ok} ok, {} limited",
+        limited.len()
+    );
+    assert!(limited.len() >= 15, "{} limited", limited.len());
+    // Not a flood: the socket stays, and a second later events pass again.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(!a.is_closed().await);
+    assert_ok(&a.emit("message:history", json!({"room": "lobby"})).await);
+}
+
+async fn a_sustained_flood_disconnects_the_socket_and_is_audited(app: TestApp) {
+    let amy = app.create_agent("amy", "agent").await;
+    let bob = app.create_agent("bob", "agent").await;
+    let a = joined(&app, &amy, "lobby").await;
+    let b = joined(&app, &bob, "lobby").await;
+    let a_other = joined(&app, &amy, "lobby").await;
+    for _ in 0..500 {
+        a.emit_noack("message:history", json!({"room": "lobby"}));
+    }
+    assert!(
+        a.closed_within(Duration::from_secs(3)).await,
+        "a flooding socket is disconnected"
+    );
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let amy_id = json_of(app.get("/api/v1/agents/amy", &app.admin_key).await).await["id"].clone();
+    loop {
+        let rows = app.audit_events("rate-limited").await;
+        if rows.iter().any(|r| r["agent_id"] == amy_id) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "audit rate-limited for amy: {rows:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Rate-limit state dies with the socket; nobody else is affected.
+    assert_room_works(&b, &a_other, "lobby", "calm").await;
+    assert_room_works(&a_other, &b, "lobby", "calm too").await;
+    let fresh = joined(&app, &amy, "lobby").await;
+    assert_ok(
+        &fresh
+            .emit("message:history", json!({"room": "lobby"}))
+            .await,
+    );
+    assert_healthy(&app).await;
+}
+
+crate::on_both_backends!(
+    an_unknown_event_is_a_bad_request_with_or_without_an_ack,
+    only_the_first_argument_of_an_event_is_read,
+    a_failing_event_without_an_ack_gets_at_most_one_hub_error_per_second,
+    a_binary_attachment_event_is_refused_and_nothing_breaks,
+    a_malformed_packet_closes_at_most_its_own_connection,
+    a_frame_over_the_payload_cap_closes_only_that_connection,
+    a_burst_over_the_event_rate_is_answered_rate_limited,
+    a_sustained_flood_disconnects_the_socket_and_is_audited,
+);
+
+crate::on_both_backends_with!(
+    with_a_high_event_rate,
+    |s| s.rate_limit_ws_events_per_sec = 10_000,
+    [
+        a_payload_that_is_not_one_json_object_is_a_bad_request,
+        a_thousand_join_leave_pairs_are_all_acknowledged_and_leave_presence_empty,
+    ]
+);
