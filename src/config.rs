@@ -74,6 +74,14 @@ pub struct Settings {
         global = true
     )]
     pub rate_limit_ws_events_per_sec: u32,
+    /// New Socket.IO (Engine.IO) handshakes per client IP per minute.
+    #[arg(
+        long,
+        env = "RATE_LIMIT_HANDSHAKES_PER_MIN",
+        default_value_t = 120,
+        global = true
+    )]
+    pub rate_limit_handshakes_per_min: u32,
     /// Concurrent sockets of one agent.
     #[arg(
         long,
@@ -221,6 +229,7 @@ impl Settings {
         if self.rate_limit_rest_anon_per_min == 0
             || self.rate_limit_rest_auth_per_min == 0
             || self.rate_limit_ws_events_per_sec == 0
+            || self.rate_limit_handshakes_per_min == 0
         {
             return err("rate limits must be at least 1");
         }

@@ -13,6 +13,7 @@ mod openapi;
 mod origin;
 mod ratelimit;
 mod rooms;
+mod socket_guard;
 
 pub use ratelimit::CredentialRefused;
 
@@ -47,6 +48,7 @@ pub fn router<A: socketioxide::adapter::Adapter>(
     let api = ratelimit::limit(state.clone(), api.with_state(state.clone()));
     let hsts = state.settings.enable_hsts;
     let origins = origin::OriginPolicy::new(&state.settings);
+    let state_settings = state.settings.clone();
     // Health, readiness and the OpenAPI document are not rate-limited; everything else is REST.
     let router = Router::new()
         .merge(health::router())
@@ -57,8 +59,8 @@ pub fn router<A: socketioxide::adapter::Adapter>(
         .layer(socket_io)
         .layer(origins.cors_layer())
         .layer(axum::middleware::from_fn_with_state(
-            origins,
-            origin::guard_socket_io,
+            socket_guard::SocketGuard::new(&state_settings, origins),
+            socket_guard::guard,
         ));
     security_headers(router, hsts)
 }

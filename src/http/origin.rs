@@ -1,18 +1,14 @@
-//! Origins (SPEC §7): CORS for REST from `ALLOWED_ORIGINS` plus same origin, and a guard that
-//! refuses Socket.IO requests (polling and the WebSocket upgrade) from any other origin with
-//! 403 before they reach Socket.IO. Requests without `Origin` (agents) are allowed.
+//! Origins (SPEC §7): CORS for REST from `ALLOWED_ORIGINS` plus same origin; the same policy
+//! decides which Socket.IO requests `socket_guard` lets through. Requests without `Origin`
+//! (agents) are allowed.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::config::Settings;
-use crate::error::Error;
 
 /// Whether a request's `Origin` may talk to us.
 #[derive(Clone)]
@@ -73,19 +69,4 @@ impl OriginPolicy {
             .expose_headers([header::RETRY_AFTER])
             .max_age(Duration::from_secs(600))
     }
-}
-
-/// Refuses Socket.IO requests from origins that are neither listed nor the same origin.
-pub async fn guard_socket_io(
-    State(policy): State<OriginPolicy>,
-    req: Request,
-    next: Next,
-) -> Response {
-    if req.uri().path().starts_with("/socket.io")
-        && let Some(origin) = req.headers().get(header::ORIGIN)
-        && !policy.allows(origin, req.headers())
-    {
-        return Error::forbidden("origin not allowed").into_response();
-    }
-    next.run(req).await
 }

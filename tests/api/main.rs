@@ -17,3 +17,4 @@ mod realtime_events;
 mod realtime_garbage;
 mod realtime_presence;
 mod rooms;
+mod security;

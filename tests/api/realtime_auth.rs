@@ -516,12 +516,94 @@ async fn a_jwt_socket_is_warned_at_once_and_disconnected_at_expiry() {
     );
     let left = b.next_event("presence:leave").await;
     assert_eq!(left["agent"]["name"], "amy");
-    // The API-key socket does not expire; the expired JWT no longer connects.
+    // The API-key socket does not expire.
+    tokio::time::sleep(until(expiry + Duration::from_millis(1500))).await;
     assert_alive(&k).await;
+    k.assert_no_event("auth:expiring", Duration::ZERO).await;
+}
+
+/// An expired JWT is refused at the handshake from its `exp` on (RFC 7519: "on or after").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_jwt_is_refused_at_the_handshake_from_its_expiry_on() {
+    let app = spawn_app_with(Backend::Sqlite, |s| s.jwt_ttl_seconds = 10).await;
+    let amy = app.create_agent("amy", "agent").await;
+    let jwt = app.jwt(&amy).await;
+    let expiry = instant_of(jwt_exp(&jwt));
+    // Valid until then.
+    tokio::time::sleep(until(expiry - Duration::from_millis(1500))).await;
+    let s = Sio::connect(app.addr, &jwt).await;
+    assert!(
+        s.closed_within(until(expiry + Duration::from_millis(1500)))
+            .await
+    );
+    // Just past `exp` (as a socket disconnected at expiry would try to reconnect)...
+    tokio::time::sleep(until(expiry + Duration::from_millis(100))).await;
+    assert_eq!(
+        refusal(&app, Some(json!({"token": jwt})), &[]).await,
+        "unauthorized",
+        "a JWT is expired at its exp, not a second later"
+    );
+    // ...and later.
+    tokio::time::sleep(until(expiry + Duration::from_millis(1200))).await;
     assert_eq!(
         refusal(&app, Some(json!({"token": jwt})), &[]).await,
         "unauthorized"
     );
+    let res = app.get("/api/v1/me", &jwt).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// Revoking a token and disabling an agent with the CLI (behind the server's back) reach
+/// live sockets within 60 s through the periodic re-check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_revocations_and_disables_disconnect_live_sockets_within_60_seconds() {
+    let app = spawn_app_with(Backend::Sqlite, |_| {}).await;
+    let amy = app.create_agent("amy", "agent").await;
+    let bob = app.create_agent("bob", "agent").await;
+    let carl = app.create_agent("carl", "agent").await;
+    let amy_token = token_ids(&app, "amy").await.remove(0);
+    let amy_jwt = app.jwt(&amy).await;
+    let a_key = Sio::connect(app.addr, &amy).await;
+    let a_jwt = Sio::connect(app.addr, &amy_jwt).await;
+    let b = Sio::connect(app.addr, &bob).await;
+    let c = Sio::connect(app.addr, &carl).await;
+    let run = |args: &[&str]| {
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        let (url, dir) = (app.db.url.clone(), app.db.dir.path().to_path_buf());
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_agenthub"))
+                .args(&args)
+                .current_dir(&dir)
+                .env_clear()
+                .env("DATABASE_URL", &url)
+                .env("JWT_SECRET", crate::helpers::JWT_SECRET)
+                .env("RUST_LOG", "warn")
+                .output()
+                .expect("agenthub runs")
+        })
+    };
+    let out = run(&["token", "revoke", &amy_token]).await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&["agent", "disable", "bob"]).await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bound = Instant::now() + Duration::from_secs(61);
+    for (name, s) in [("amy's key", &a_key), ("amy's JWT", &a_jwt), ("bob's", &b)] {
+        assert!(
+            s.closed_within(until(bound)).await,
+            "{name} socket is disconnected within 60 s of the CLI change"
+        );
+    }
+    assert_alive(&c).await;
+    let kicked = app.audit_events("socket-kicked").await;
+    assert!(!kicked.is_empty(), "audit socket-kicked: {kicked:?}");
 }
 
 /// `auth:refresh` with a fresh JWT keeps the socket past its first JWT's expiry.

@@ -1125,27 +1125,47 @@ async fn a_dm_to_oneself_is_bad_request_and_to_unknown_or_disabled_agents_not_fo
         json!({"to": "Bad Name", "body": "x"}),
         json!({"to": 5, "body": "x"}),
         json!({"body": "x"}),
-        json!({"to": "admin", "body": ""}),
-        json!({"to": "admin", "body": 1}),
-        json!({"to": "admin", "body": "x", "metadata": "no"}),
-        json!({"to": "admin", "body": "nul \u{0000}"}),
     ] {
         assert_error(&a.emit("dm:send", payload).await, "bad_request");
     }
-    assert_error(
-        &a.emit(
-            "dm:send",
-            json!({"to": "admin", "body": "x".repeat(16_385)}),
-        )
-        .await,
-        "payload_too_large",
-    );
     let listed = json_of(app.get("/api/v1/rooms", &amy).await).await;
     assert_eq!(
         listed["rooms"],
         json!([]),
         "no dm room was created: {listed}"
     );
+}
+
+async fn a_dm_that_fails_validation_is_not_half_stored(app: TestApp) {
+    let amy = app.create_agent("amy", "agent").await;
+    let bob = app.create_agent("bob", "agent").await;
+    let a = Sio::connect(app.addr, &amy).await;
+    let b = Sio::connect(app.addr, &bob).await;
+    for payload in [
+        json!({"to": "bob", "body": ""}),
+        json!({"to": "bob", "body": 1}),
+        json!({"to": "bob", "body": "x", "metadata": "no"}),
+        json!({"to": "bob", "body": "nul \u{0000}"}),
+    ] {
+        assert_error(&a.emit("dm:send", payload).await, "bad_request");
+    }
+    assert_error(
+        &a.emit("dm:send", json!({"to": "bob", "body": "x".repeat(16_385)}))
+            .await,
+        "payload_too_large",
+    );
+    b.assert_no_event("message:new", QUIET).await;
+    // A failed send stores nothing: no message, and no dm room either.
+    for key in [&amy, &bob] {
+        let listed = json_of(app.get("/api/v1/rooms", key).await).await;
+        assert_eq!(
+            listed["rooms"],
+            json!([]),
+            "no dm room was created: {listed}"
+        );
+    }
+    let res = app.get("/api/v1/rooms/dm:amy:bob", &amy).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
 
 async fn observers_cannot_send_dms(app: TestApp) {
@@ -1290,6 +1310,7 @@ crate::on_both_backends!(
     a_dm_reaches_every_socket_of_both_agents_once_except_the_sending_one,
     a_dm_room_is_named_after_both_agents_sorted_whoever_sends,
     a_dm_to_oneself_is_bad_request_and_to_unknown_or_disabled_agents_not_found,
+    a_dm_that_fails_validation_is_not_half_stored,
     observers_cannot_send_dms,
     only_the_two_agents_and_admins_read_or_join_a_dm_room,
     the_dm_room_is_listed_for_its_two_agents_only,

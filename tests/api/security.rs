@@ -1,0 +1,127 @@
+//! Origins and handshakes (SPEC §7): CORS for REST, the Origin check on both Socket.IO
+//! transports, the cap on new handshakes per IP, and security headers on Socket.IO responses.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{Backend, TestApp, expect_error, spawn_app_with};
+use crate::sio::{Refused, Sio};
+
+const EVIL: &str = "http://evil.com";
+const FRIEND: &str = "https://app.example.com";
+
+async fn app_allowing_friend() -> TestApp {
+    spawn_app_with(Backend::Sqlite, |s| s.allowed_origins = FRIEND.into()).await
+}
+
+fn polling_handshake(app: &TestApp) -> reqwest::RequestBuilder {
+    app.http.get(app.url("/socket.io/?EIO=4&transport=polling"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rest_preflight_from_an_unlisted_origin_gets_no_cors_headers() {
+    let app = app_allowing_friend().await;
+    let preflight = |origin: &str| {
+        app.http
+            .request(Method::OPTIONS, app.url("/api/v1/rooms"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type",
+            )
+            .send()
+    };
+    let evil = preflight(EVIL).await.unwrap();
+    assert!(evil.headers().get("access-control-allow-origin").is_none());
+    let friend = preflight(FRIEND).await.unwrap();
+    assert_eq!(friend.headers()["access-control-allow-origin"], FRIEND);
+    // A plain cross-origin GET from evil.com is answered, but without CORS headers the browser
+    // keeps the response from the page.
+    let res = app
+        .http
+        .get(app.url("/api/v1/me"))
+        .header("origin", EVIL)
+        .bearer_auth(&app.admin_key)
+        .send()
+        .await
+        .unwrap();
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_origin_is_allowed_without_configuration() {
+    let app = spawn_app_with(Backend::Sqlite, |_| {}).await;
+    let same = format!("http://{}", app.addr);
+    let res = polling_handshake(&app)
+        .header("origin", &same)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = app
+        .http
+        .get(app.url("/api/v1/me"))
+        .header("origin", &same)
+        .bearer_auth(&app.admin_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["access-control-allow-origin"], same.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socket_io_polling_from_an_unlisted_origin_is_refused_with_403() {
+    let app = app_allowing_friend().await;
+    let res = polling_handshake(&app)
+        .header("origin", EVIL)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-frame-options"], "DENY");
+    expect_error(res, StatusCode::FORBIDDEN, "forbidden").await;
+    let res = polling_handshake(&app)
+        .header("origin", FRIEND)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    // Agents send no Origin at all.
+    let res = polling_handshake(&app).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_upgrade_from_an_unlisted_origin_is_refused_with_403() {
+    let app = app_allowing_friend().await;
+    let auth = Some(json!({"token": app.admin_key}));
+    match Sio::connect_with(app.addr, auth.clone(), &[("origin", EVIL)]).await {
+        Err(Refused::Http(status)) => assert_eq!(status, 403),
+        Err(other) => panic!("expected HTTP 403, got {other:?}"),
+        Ok(_) => panic!("a WebSocket from evil.com connected"),
+    }
+    assert!(
+        Sio::connect_with(app.addr, auth, &[("origin", FRIEND)])
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_handshakes_per_ip_are_capped() {
+    let app = spawn_app_with(Backend::Sqlite, |s| s.rate_limit_handshakes_per_min = 5).await;
+    for _ in 0..5 {
+        assert_eq!(
+            polling_handshake(&app).send().await.unwrap().status(),
+            StatusCode::OK
+        );
+    }
+    let res = polling_handshake(&app).send().await.unwrap();
+    assert!(res.headers().contains_key("retry-after"));
+    expect_error(res, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    match Sio::connect_with(app.addr, Some(json!({"token": app.admin_key})), &[]).await {
+        Err(Refused::Http(status)) => assert_eq!(status, 429),
+        other => panic!("expected HTTP 429, got {:?}", other.err()),
+    }
+}
