@@ -13,6 +13,8 @@
 //! - [`cli`]: operator commands
 //! - [`telemetry`]: logs
 
+#![forbid(unsafe_code)]
+
 pub mod app;
 pub mod auth;
 pub mod cli;

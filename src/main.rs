@@ -1,5 +1,7 @@
 //! The `agenthub` binary: parse the command line, set up logs, run.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use agenthub::app::{App, StartupError};

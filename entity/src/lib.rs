@@ -1,5 +1,7 @@
 //! SeaORM entities for the AgentHub database schema (one module per table).
 
+#![forbid(unsafe_code)]
+
 pub mod prelude;
 
 pub mod agents;

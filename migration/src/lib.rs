@@ -1,5 +1,7 @@
 //! Database migrations for AgentHub (PostgreSQL 15+ and SQLite).
 
+#![forbid(unsafe_code)]
+
 pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_create_agents;

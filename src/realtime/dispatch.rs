@@ -218,3 +218,87 @@ pub async fn worker<A: Adapter>(socket: SocketRef<A>, ctx: SocketCtx<A>, state: 
     }
     rooms::on_disconnect(&socket, &session, &state).await;
 }
+
+#[cfg(test)]
+mod fuzz {
+    //! Property tests over event decoding and validation: whatever a client sends, parsing
+    //! answers a documented error or a value, and never panics.
+
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    use super::{parse, split_packet};
+    use crate::error::ErrorCode;
+    use crate::hub::MessageInput;
+
+    fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            // Exact binary fractions: they survive a JSON round trip unchanged.
+            (-1_000_000i64..1_000_000).prop_map(|i| Value::from(i as f64 / 4.0)),
+            ".{0,40}".prop_map(Value::String),
+            "\\PC{0,20}\u{0}?".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 64, 8, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+                prop::collection::btree_map(
+                    prop_oneof![
+                        Just("room".to_owned()),
+                        Just("body".to_owned()),
+                        Just("client_id".to_owned()),
+                        Just("metadata".to_owned()),
+                        Just("since".to_owned()),
+                        Just("limit".to_owned()),
+                        ".{0,8}"
+                    ],
+                    inner,
+                    0..6
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Send {
+        #[allow(dead_code)]
+        room: String,
+        #[serde(flatten)]
+        message: MessageInput,
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_payload_parses_or_is_refused_with_a_documented_code(payload in proptest::option::of(json())) {
+            match parse::<Send>(payload) {
+                Ok(send) => {
+                    if let Err(e) = send.message.validate(16384) {
+                        prop_assert!(matches!(e.code, ErrorCode::BadRequest | ErrorCode::PayloadTooLarge));
+                    }
+                }
+                Err(e) => prop_assert_eq!(e.code, ErrorCode::BadRequest),
+            }
+        }
+
+        #[test]
+        fn any_packet_text_splits_without_panicking(text in ".{0,200}") {
+            let raw = socketioxide::handler::Value::Str(text.into(), None);
+            let _ = split_packet(&raw);
+        }
+
+        #[test]
+        fn any_event_array_yields_its_name_and_first_argument(name in ".{0,20}", args in prop::collection::vec(json(), 0..4)) {
+            let mut packet = vec![Value::String(name.clone())];
+            packet.extend(args.iter().cloned());
+            let text = serde_json::to_string(&packet).unwrap();
+            let (event, first) = split_packet(&socketioxide::handler::Value::Str(text.into(), None));
+            prop_assert_eq!(event, name);
+            prop_assert_eq!(first, args.first().cloned());
+        }
+    }
+}
