@@ -18,6 +18,7 @@ use crate::hub::{Actor, Hub};
 use crate::model::Role;
 use crate::realtime::SocketIoFanout;
 use crate::store::{Store, StoreError};
+use crate::telemetry::Metrics;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -26,6 +27,7 @@ pub struct AppState {
     pub hub: Hub,
     pub auth: Arc<Authenticator>,
     pub presence: Arc<Presence>,
+    pub metrics: Arc<Metrics>,
     /// Cancelled when shutdown begins: readiness turns 503, background work stops.
     pub shutdown: CancellationToken,
 }
@@ -91,7 +93,12 @@ impl App {
         settings.validate()?;
         let settings = Arc::new(settings);
         let store = open_store(&settings).await?;
-        let auth = Arc::new(Authenticator::new(store.clone(), jwt_keys(&settings)?));
+        let metrics = Arc::new(Metrics::default());
+        let auth = Arc::new(Authenticator::new(
+            store.clone(),
+            jwt_keys(&settings)?,
+            metrics.clone(),
+        ));
         let payload = settings.max_payload_bytes;
         let (socket_layer, io) = socketioxide::SocketIo::builder()
             .max_payload(payload)
@@ -102,7 +109,7 @@ impl App {
             io: io.clone(),
             store: store.clone(),
         });
-        let hub = Hub::new(store, settings.clone(), fanout);
+        let hub = Hub::new(store, settings.clone(), fanout, metrics.clone());
         let bootstrap_key = if settings.bootstrap && !settings.is_production() {
             bootstrap(&hub).await?
         } else {
@@ -120,6 +127,7 @@ impl App {
             hub,
             auth,
             presence: Arc::new(Presence::default()),
+            metrics,
             shutdown: CancellationToken::new(),
         };
         crate::realtime::attach(&io, state.clone());

@@ -83,6 +83,7 @@ pub async fn run_operator(settings: Settings, command: Command) -> anyhow::Resul
         store.clone(),
         std::sync::Arc::new(settings),
         std::sync::Arc::new(NoSockets),
+        std::sync::Arc::default(),
     );
     let result = operate(&hub, command).await;
     store.close().await;

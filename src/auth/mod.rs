@@ -8,6 +8,8 @@ pub mod jwt;
 pub mod keys;
 mod secret;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use entity::{agents, api_tokens};
 use uuid::Uuid;
@@ -19,6 +21,7 @@ pub use secret::load_or_create_secret;
 use crate::error::{Error, Result};
 use crate::model::Role;
 use crate::store::{Store, Viewer};
+use crate::telemetry::Metrics;
 
 /// How a caller proved who it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,11 +77,21 @@ impl Caller {
 pub struct Authenticator {
     store: Store,
     jwt: JwtKeys,
+    metrics: Arc<Metrics>,
 }
 
 impl Authenticator {
-    pub fn new(store: Store, jwt: JwtKeys) -> Self {
-        Self { store, jwt }
+    pub fn new(store: Store, jwt: JwtKeys, metrics: Arc<Metrics>) -> Self {
+        Self {
+            store,
+            jwt,
+            metrics,
+        }
+    }
+
+    /// Counts a refused credential (`auth_failures_total`).
+    pub fn count_failure(&self) {
+        self.metrics.auth_failures.inc();
     }
 
     pub fn jwt(&self) -> &JwtKeys {
@@ -87,14 +100,30 @@ impl Authenticator {
 
     /// Authenticates a bearer credential: an API key (`ahk_…`) or a JWT.
     pub async fn authenticate(&self, credential: &str) -> Result<Caller> {
-        if keys::is_api_key(credential) {
-            self.authenticate_key(credential).await
+        let result = if keys::is_api_key(credential) {
+            self.key(credential).await
         } else {
             self.authenticate_jwt(credential).await
-        }
+        };
+        self.counted(result)
     }
 
     pub async fn authenticate_key(&self, key: &str) -> Result<Caller> {
+        let result = self.key(key).await;
+        self.counted(result)
+    }
+
+    fn counted(&self, result: Result<Caller>) -> Result<Caller> {
+        if result
+            .as_ref()
+            .is_err_and(|e| e.code == crate::error::ErrorCode::Unauthorized)
+        {
+            self.count_failure();
+        }
+        result
+    }
+
+    async fn key(&self, key: &str) -> Result<Caller> {
         let (token, agent) = self
             .store
             .token_by_hash(&keys::hash(key))

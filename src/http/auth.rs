@@ -126,7 +126,10 @@ async fn exchange(
                 Some(id) if *id != caller.agent.name => Err(Error::unauthorized()),
                 _ => Ok(caller),
             }),
-        _ => Err(Error::unauthorized()),
+        _ => {
+            state.auth.count_failure();
+            Err(Error::unauthorized())
+        }
     };
     let caller = match caller {
         Ok(caller) => caller,

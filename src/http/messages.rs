@@ -69,8 +69,12 @@ async fn post(
     ApiPath(name): ApiPath<String>,
     ApiJson(input): ApiJson<MessageInput>,
 ) -> Result<(StatusCode, Json<MessageView>)> {
+    let received = std::time::Instant::now();
     let room = state.hub.room_for_post(&caller, &name).await?;
-    let posted = state.hub.post_message(&caller, &room, input).await?;
+    let posted = state
+        .hub
+        .post_message(&caller, &room, input, received)
+        .await?;
     if posted.duplicate {
         return Ok((StatusCode::OK, Json(posted.message)));
     }

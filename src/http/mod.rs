@@ -9,6 +9,7 @@ mod auth;
 mod extract;
 mod health;
 mod messages;
+mod metrics;
 mod openapi;
 mod origin;
 mod ratelimit;
@@ -45,6 +46,7 @@ pub fn router<A: socketioxide::adapter::Adapter>(
     let (api, doc) = OpenApiRouter::with_openapi(openapi::base())
         .nest("/api/v1", api)
         .split_for_parts();
+    let api = api.route_layer(axum::middleware::from_fn(metrics::tag_route));
     let api = ratelimit::limit(state.clone(), api.with_state(state.clone()));
     let hsts = state.settings.enable_hsts;
     let origins = origin::OriginPolicy::new(&state.settings);
@@ -53,15 +55,18 @@ pub fn router<A: socketioxide::adapter::Adapter>(
     let router = Router::new()
         .merge(health::router())
         .merge(openapi::router(doc))
-        .with_state(state)
+        .merge(metrics::router())
+        .route_layer(axum::middleware::from_fn(metrics::tag_route))
+        .with_state(state.clone())
         .fallback_service(api)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(socket_io)
         .layer(origins.cors_layer())
         .layer(axum::middleware::from_fn_with_state(
-            socket_guard::SocketGuard::new(&state_settings, origins),
+            socket_guard::SocketGuard::new(&state_settings, origins, state.metrics.clone()),
             socket_guard::guard,
-        ));
+        ))
+        .layer(axum::middleware::from_fn_with_state(state, metrics::track));
     security_headers(router, hsts)
 }
 

@@ -166,7 +166,11 @@ async fn classify(
     };
     req.extensions_mut().insert(key);
     let response = next.run(req).await;
-    if response.status() == StatusCode::TOO_MANY_REQUESTS && first_this_minute(&audited, key) {
+    if response.status() != StatusCode::TOO_MANY_REQUESTS {
+        return response;
+    }
+    state.metrics.rate_limited("rest");
+    if first_this_minute(&audited, key) {
         let (agent_id, details) = match key {
             RateKey::Agent(id) => (Some(id), json!({"scope": "rest", "key": "agent"})),
             _ => (None, json!({"scope": "rest", "key": "ip"})),

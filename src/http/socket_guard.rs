@@ -18,6 +18,7 @@ use super::origin::OriginPolicy;
 use crate::auth::client_ip;
 use crate::config::Settings;
 use crate::error::Error;
+use crate::telemetry::Metrics;
 
 #[derive(Clone)]
 pub struct SocketGuard {
@@ -25,10 +26,11 @@ pub struct SocketGuard {
     trust_proxy: bool,
     /// New handshakes per client IP per minute (a token bucket refilled evenly).
     handshakes: Arc<GovernorConfig<PeerIpKeyExtractor, governor::middleware::NoOpMiddleware>>,
+    metrics: Arc<Metrics>,
 }
 
 impl SocketGuard {
-    pub fn new(settings: &Settings, origins: OriginPolicy) -> Self {
+    pub fn new(settings: &Settings, origins: OriginPolicy, metrics: Arc<Metrics>) -> Self {
         let per_min = settings.rate_limit_handshakes_per_min.max(1);
         let handshakes = GovernorConfigBuilder::default()
             .period(Duration::from_secs(60) / per_min)
@@ -39,6 +41,7 @@ impl SocketGuard {
             origins,
             trust_proxy: settings.trust_proxy,
             handshakes: Arc::new(handshakes),
+            metrics,
         }
     }
 
@@ -77,6 +80,7 @@ pub async fn guard(State(guard): State<SocketGuard>, req: Request, next: Next) -
         if let Some(ip) = client_ip(req.headers(), peer, guard.trust_proxy)
             && let Err(e) = guard.admit_handshake(ip)
         {
+            guard.metrics.rate_limited("ws");
             return e.into_response();
         }
     }

@@ -1,5 +1,7 @@
 //! Sending and reading messages: validation, permissions, persistence.
 
+use std::time::Instant;
+
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -81,11 +83,13 @@ impl MessageInput {
 impl Hub {
     /// Stores a message in a room the caller may write to. Callers that need a joined socket
     /// check that first; this checks role, visibility and archival.
+    /// `received` is when the send arrived, for `message_send_latency_seconds`.
     pub async fn post_message(
         &self,
         caller: &Caller,
         room: &RoomRow,
         input: MessageInput,
+        received: Instant,
     ) -> Result<Posted> {
         caller.require_writer()?;
         input.validate(self.settings.max_message_bytes)?;
@@ -113,6 +117,9 @@ impl Hub {
                 client_id: input.client_id,
             })
             .await?;
+        if !duplicate {
+            self.metrics.message_sent(received.elapsed());
+        }
         let message =
             crate::store::message_view(&room.name, message, AgentRef::from_model(&caller.agent));
         Ok(Posted { message, duplicate })

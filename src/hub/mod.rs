@@ -17,6 +17,7 @@ pub use messages::{MessageInput, Posted};
 use crate::config::Settings;
 use crate::realtime::{Fanout, KickTarget};
 use crate::store::{AuditType, NewAuditEvent, Store};
+use crate::telemetry::Metrics;
 
 #[derive(Clone)]
 pub struct Hub {
@@ -24,14 +25,21 @@ pub struct Hub {
     pub settings: Arc<Settings>,
     /// Reaches live sockets: broadcasts and kicks.
     pub fanout: Arc<dyn Fanout>,
+    pub metrics: Arc<Metrics>,
 }
 
 impl Hub {
-    pub fn new(store: Store, settings: Arc<Settings>, fanout: Arc<dyn Fanout>) -> Self {
+    pub fn new(
+        store: Store,
+        settings: Arc<Settings>,
+        fanout: Arc<dyn Fanout>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
             store,
             settings,
             fanout,
+            metrics,
         }
     }
 

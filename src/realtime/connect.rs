@@ -48,6 +48,7 @@ pub async fn authenticate<A: Adapter>(
         .ok()
         .and_then(|a| a.get("token").and_then(Value::as_str).map(str::to_owned));
     let credential = from_auth.or_else(|| bearer(&parts.headers).map(str::to_owned));
+    let credential_missing = credential.is_none();
     let caller = match credential {
         Some(c) => state.auth.authenticate(&c).await,
         None => Err(crate::error::Error::unauthorized()),
@@ -55,6 +56,9 @@ pub async fn authenticate<A: Adapter>(
     let caller = match caller {
         Ok(caller) => caller,
         Err(e) if e.code == ErrorCode::Unauthorized => {
+            if credential_missing {
+                state.auth.count_failure();
+            }
             state
                 .hub
                 .audit(
@@ -87,6 +91,7 @@ pub async fn authenticate<A: Adapter>(
         token_key(caller.token_id),
         sid.clone(),
     ]);
+    state.metrics.ws_connections.inc();
     let session = Session::new(sid, ip, caller, state.settings.rate_limit_ws_events_per_sec);
     let ctx = SocketCtx::<A>::new(session, state);
     s.extensions.insert(ctx.clone());

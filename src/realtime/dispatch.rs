@@ -25,6 +25,7 @@ pub enum Work<A: Adapter> {
         event: String,
         payload: Option<Value>,
         reply: Reply<A>,
+        received: std::time::Instant,
     },
     /// The socket is gone: clean up after everything queued before it.
     Disconnect,
@@ -91,6 +92,7 @@ impl<A: Adapter> FromMessageParts<A> for Enqueued {
         match verdict {
             Ok(Verdict::Allowed) | Err(_) => {}
             Ok(Verdict::Limited { retry_after_ms }) => {
+                ctx.state.metrics.rate_limited("ws");
                 reply.send(
                     &socket,
                     &ctx.session,
@@ -107,10 +109,12 @@ impl<A: Adapter> FromMessageParts<A> for Enqueued {
             event,
             payload,
             reply,
+            received: std::time::Instant::now(),
         };
         if let Err(tokio::sync::mpsc::error::TrySendError::Full(Work::Event { reply, .. })) =
             ctx.queue.tx.try_send(work)
         {
+            ctx.state.metrics.rate_limited("ws");
             reply.send(&socket, &ctx.session, Err(Error::rate_limited(1000)));
         }
         Ok(Enqueued)
@@ -165,6 +169,8 @@ pub struct EventCtx<'a, A: Adapter> {
     pub socket: &'a SocketRef<A>,
     pub session: &'a Arc<Session>,
     pub state: &'a AppState,
+    /// When the event arrived (before queueing).
+    pub received: std::time::Instant,
 }
 
 async fn handle<A: Adapter>(
@@ -198,6 +204,7 @@ pub async fn worker<A: Adapter>(socket: SocketRef<A>, ctx: SocketCtx<A>, state: 
                 event,
                 payload,
                 reply,
+                received,
             } => {
                 let span = tracing::info_span!(
                     "socket.event",
@@ -209,6 +216,7 @@ pub async fn worker<A: Adapter>(socket: SocketRef<A>, ctx: SocketCtx<A>, state: 
                     socket: &socket,
                     session: &session,
                     state: &state,
+                    received,
                 };
                 let result = handle(&ectx, &event, payload).instrument(span).await;
                 reply.send(&socket, &session, result);

@@ -5,9 +5,11 @@ use serde_json::{Value, json};
 use socketioxide::adapter::Adapter;
 
 use super::dispatch::EventCtx;
+use crate::auth::Caller;
 use crate::error::{Error, Result};
 use crate::hub::MessageInput;
 use crate::model::RoomName;
+use crate::store::RoomRow;
 
 #[derive(Deserialize)]
 pub struct SendRequest {
@@ -42,34 +44,27 @@ pub async fn send<A: Adapter>(ctx: &EventCtx<'_, A>, req: SendRequest) -> Result
         return Err(Error::forbidden("join the room before sending to it"));
     }
     let row = ctx.state.hub.readable_room(&caller, name.as_str()).await?;
-    let posted = ctx
-        .state
-        .hub
-        .post_message(&caller, &row, req.message)
-        .await?;
-    if !posted.duplicate {
-        ctx.state
-            .hub
-            .fanout
-            .deliver(&row.0, &posted.message, Some(ctx.socket.id))
-            .await;
-    }
-    Ok(json!({"message": posted.message, "duplicate": posted.duplicate}))
+    post(ctx, &caller, &row, req.message).await
 }
 
 pub async fn dm<A: Adapter>(ctx: &EventCtx<'_, A>, req: DmRequest) -> Result<Value> {
     let caller = ctx.session.caller();
     let row = ctx.state.hub.dm_room(&caller, &req.to).await?;
     tracing::Span::current().record("room", row.0.name.as_str());
-    let posted = ctx
-        .state
-        .hub
-        .post_message(&caller, &row, req.message)
-        .await?;
+    post(ctx, &caller, &row, req.message).await
+}
+
+/// Stores the message, broadcasts it unless it repeats a `client_id`, and builds the ack.
+async fn post<A: Adapter>(
+    ctx: &EventCtx<'_, A>,
+    caller: &Caller,
+    row: &RoomRow,
+    message: MessageInput,
+) -> Result<Value> {
+    let hub = &ctx.state.hub;
+    let posted = hub.post_message(caller, row, message, ctx.received).await?;
     if !posted.duplicate {
-        ctx.state
-            .hub
-            .fanout
+        hub.fanout
             .deliver(&row.0, &posted.message, Some(ctx.socket.id))
             .await;
     }

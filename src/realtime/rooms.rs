@@ -91,6 +91,7 @@ pub async fn on_disconnect<A: Adapter>(
     session: &Arc<Session>,
     state: &AppState,
 ) {
+    state.metrics.ws_connections.dec();
     let left = state
         .presence
         .disconnect(session.agent_id(), &session.sid, &session.joined_rooms())

@@ -141,6 +141,20 @@ impl Store {
         self.db.ping().await.map_err(StoreError::Unavailable)
     }
 
+    /// Connections in the pool: (open, idle).
+    pub fn pool_stats(&self) -> (u32, usize) {
+        match self.backend() {
+            DbBackend::Postgres => {
+                let pool = self.db.get_postgres_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            _ => {
+                let pool = self.db.get_sqlite_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+        }
+    }
+
     pub fn backend(&self) -> DbBackend {
         self.db.get_database_backend()
     }

@@ -10,6 +10,7 @@ mod clients;
 mod hardening;
 mod limits;
 mod messages;
+mod metrics;
 mod processes;
 mod realtime;
 mod realtime_auth;

@@ -1,4 +1,9 @@
-//! Logging through `tracing`: human-readable lines in development, JSON lines in production.
+//! Logs (through `tracing`: human-readable lines in development, JSON lines in production)
+//! and metrics.
+
+pub mod metrics;
+
+pub use metrics::Metrics;
 
 use tracing_subscriber::EnvFilter;
 

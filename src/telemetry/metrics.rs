@@ -1,0 +1,172 @@
+//! The Prometheus registry and every metric AgentHub exports (SPEC §9), names exact.
+//!
+//! Served as OpenMetrics text at `/metrics`; counters carry the `_total` suffix there.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ScopeLabels {
+    /// `rest` or `ws`.
+    pub scope: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    pub method: String,
+    /// The matched route template, never a raw path.
+    pub route: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpRouteLabels {
+    pub method: String,
+    pub route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PoolLabels {
+    /// `idle` or `in_use`.
+    pub state: &'static str,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub ws_connections: Gauge,
+    pub messages_sent: Counter,
+    pub message_send_latency: Histogram,
+    pub rate_limited: Family<ScopeLabels, Counter>,
+    pub auth_failures: Counter,
+    pub http_requests: Family<HttpLabels, Counter>,
+    pub http_request_duration: Family<HttpRouteLabels, Histogram>,
+    pub db_pool_connections: Family<PoolLabels, Gauge>,
+    pub db_up: Gauge,
+}
+
+fn latency_histogram() -> Histogram {
+    // 0.5 ms … ~16 s.
+    Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let ws_connections = Gauge::default();
+        registry.register(
+            "ws_connections",
+            "Connected Socket.IO sockets on this node",
+            ws_connections.clone(),
+        );
+        let messages_sent = Counter::default();
+        registry.register(
+            "messages_sent",
+            "Messages stored (socket, DM and REST)",
+            messages_sent.clone(),
+        );
+        let message_send_latency = latency_histogram();
+        registry.register(
+            "message_send_latency_seconds",
+            "From receipt of a send to its acknowledgement",
+            message_send_latency.clone(),
+        );
+        let rate_limited = Family::<ScopeLabels, Counter>::default();
+        // Both scopes are exported from the start, at zero.
+        for scope in ["rest", "ws"] {
+            rate_limited.get_or_create(&ScopeLabels { scope });
+        }
+        registry.register(
+            "rate_limited",
+            "Requests and events refused by a rate limit",
+            rate_limited.clone(),
+        );
+        let auth_failures = Counter::default();
+        registry.register(
+            "auth_failures",
+            "Refused credentials (REST, token exchange, handshakes)",
+            auth_failures.clone(),
+        );
+        let http_requests = Family::<HttpLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by route template and status",
+            http_requests.clone(),
+        );
+        let http_request_duration = Family::<HttpRouteLabels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request durations by route template",
+            http_request_duration.clone(),
+        );
+        let db_pool_connections = Family::<PoolLabels, Gauge>::default();
+        registry.register(
+            "db_pool_connections",
+            "Database pool connections by state, sampled at scrape",
+            db_pool_connections.clone(),
+        );
+        let db_up = Gauge::default();
+        registry.register(
+            "db_up",
+            "1 when the database answered the last scrape's ping",
+            db_up.clone(),
+        );
+        Self {
+            registry,
+            ws_connections,
+            messages_sent,
+            message_send_latency,
+            rate_limited,
+            auth_failures,
+            http_requests,
+            http_request_duration,
+            db_pool_connections,
+            db_up,
+        }
+    }
+}
+
+impl Metrics {
+    pub fn rate_limited(&self, scope: &'static str) {
+        self.rate_limited
+            .get_or_create(&ScopeLabels { scope })
+            .inc();
+    }
+
+    pub fn message_sent(&self, latency: Duration) {
+        self.messages_sent.inc();
+        self.message_send_latency.observe(latency.as_secs_f64());
+    }
+
+    pub fn http_request(&self, method: &str, route: &str, status: u16, duration: Duration) {
+        self.http_requests
+            .get_or_create(&HttpLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+                status,
+            })
+            .inc();
+        self.http_request_duration
+            .get_or_create(&HttpRouteLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+            })
+            .observe(duration.as_secs_f64());
+    }
+
+    /// The exposition text.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
