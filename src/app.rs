@@ -3,7 +3,7 @@
 //! `App::build` binds the listener (port 0 works), so tests run the real server in-process
 //! and the binary is a few lines.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +19,9 @@ use crate::model::Role;
 use crate::realtime::SocketIoFanout;
 use crate::store::{Store, StoreError};
 use crate::telemetry::Metrics;
+
+/// How long a stopping node keeps answering (readiness 503) before it stops accepting.
+const DRAIN_GRACE: Duration = Duration::from_secs(1);
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -150,35 +153,43 @@ impl App {
         &self.state
     }
 
-    /// Serves until `signal` resolves, then drains for at most `SHUTDOWN_TIMEOUT_SECONDS`.
+    /// Serves until `signal` resolves, then shuts down within `SHUTDOWN_TIMEOUT_SECONDS`
+    /// (SPEC §10): readiness turns 503 and new sockets are refused at once; live sockets are
+    /// closed so clients reconnect elsewhere; for a short grace period requests in flight
+    /// finish and load balancers see the 503; then the listener stops and open requests drain.
     pub async fn run_until(
         self,
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let state = self.state.clone();
-        let shutdown = state.shutdown.clone();
-        let drain = Duration::from_secs(state.settings.shutdown_timeout_seconds);
+        let stop_http = CancellationToken::new();
         let serve = axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown({
-            let shutdown = shutdown.clone();
-            async move {
-                signal.await;
-                tracing::info!("shutting down");
-                shutdown.cancel();
-            }
-        });
-        let serve = tokio::spawn(async move { serve.await });
-        shutdown.cancelled().await;
-        // axum's graceful shutdown does not track upgraded WebSockets: close sockets here so
-        // clients reconnect elsewhere.
-        state.hub.fanout.close().await;
-        match tokio::time::timeout(drain, serve).await {
+        .with_graceful_shutdown(stop_http.clone().cancelled_owned());
+        let mut server = tokio::spawn(serve.into_future());
+        tokio::select! {
+            () = signal => {}
+            // The server ended on its own: an I/O error on the listener.
+            joined = &mut server => return joined.map_err(std::io::Error::other)?,
+        }
+        tracing::info!("shutting down: not ready, closing sockets, draining");
+        let deadline = tokio::time::Instant::now()
+            + Duration::from_secs(state.settings.shutdown_timeout_seconds);
+        state.shutdown.cancel();
+        // axum's graceful shutdown does not track upgraded WebSockets: close them here.
+        let _ = tokio::time::timeout_at(deadline, state.hub.fanout.close()).await;
+        let grace = deadline.min(tokio::time::Instant::now() + DRAIN_GRACE);
+        tokio::time::sleep_until(grace).await;
+        stop_http.cancel();
+        match tokio::time::timeout_at(deadline, &mut server).await {
             Ok(joined) => joined.map_err(std::io::Error::other)??,
-            Err(_) => tracing::warn!("drain timed out; closing remaining connections"),
+            Err(_) => {
+                tracing::warn!("drain timed out; closing remaining connections");
+                server.abort();
+            }
         }
         state.hub.store.clone().close().await;
         Ok(())

@@ -12,7 +12,6 @@ use clap::Parser;
 fn main() -> ExitCode {
     let mut cli = Cli::parse();
     cli.settings.secrets = Secrets::from_env();
-    agenthub::telemetry::init(cli.settings.log_format());
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -21,10 +20,20 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
-        match cli.command {
+        let telemetry = match agenthub::telemetry::init(cli.settings.log_format()) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Err(anyhow::Error::new(agenthub::config::ConfigError(e)));
+            }
+        };
+        let result = match cli.command {
             None | Some(Command::Serve) => serve(cli.settings).await,
             Some(command) => run_operator(cli.settings, command).await,
-        }
+        };
+        // Flushing waits on the exporter task: do it off the async workers.
+        let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+        result
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -138,6 +138,10 @@ impl Authenticator {
 
     async fn authenticate_jwt(&self, jwt: &str) -> Result<Caller> {
         let claims = self.jwt.verify(jwt).ok_or_else(Error::unauthorized)?;
+        // A JWT is dead from its `exp` second on (the library still accepts `exp == now`).
+        if claims.exp <= Utc::now().timestamp() {
+            return Err(Error::unauthorized());
+        }
         let (token, agent) = self
             .store
             .token_by_id(claims.tid)

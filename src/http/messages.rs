@@ -70,6 +70,8 @@ async fn post(
     ApiJson(input): ApiJson<MessageInput>,
 ) -> Result<(StatusCode, Json<MessageView>)> {
     let received = std::time::Instant::now();
+    // Refuse a bad message before a DM room could be opened for it.
+    input.validate(state.settings.max_message_bytes)?;
     let room = state.hub.room_for_post(&caller, &name).await?;
     let posted = state
         .hub

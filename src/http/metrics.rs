@@ -1,15 +1,8 @@
-//! `GET /metrics` (Prometheus/OpenMetrics text) and the HTTP request metrics.
-//!
-//! Requests are counted by route template: the REST router tags each response with its
-//! matched route, and the outer tracker records it (so 429s from the rate limiter, which
-//! answer before routing, count too, as `unmatched`). Socket.IO and `/metrics` are not counted.
-
-use std::time::Instant;
+//! `GET /metrics`: Prometheus/OpenMetrics text, optionally behind `METRICS_TOKEN`.
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use sha2::{Digest, Sha256};
@@ -21,43 +14,6 @@ use crate::telemetry::metrics::PoolLabels;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/metrics", get(metrics))
-}
-
-/// The route template a response was produced by.
-#[derive(Clone)]
-struct RouteTemplate(String);
-
-/// Inner layer: copies the matched route template into the response.
-pub async fn tag_route(matched: Option<MatchedPath>, req: Request, next: Next) -> Response {
-    let mut response = next.run(req).await;
-    if let Some(matched) = matched {
-        response
-            .extensions_mut()
-            .insert(RouteTemplate(matched.as_str().to_owned()));
-    }
-    response
-}
-
-/// Outer layer: counts and times every HTTP request except Socket.IO and `/metrics`.
-pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let path = req.uri().path();
-    if path.starts_with("/socket.io") || path == "/metrics" {
-        return next.run(req).await;
-    }
-    let method = req.method().as_str().to_owned();
-    let started = Instant::now();
-    let response = next.run(req).await;
-    let route = response
-        .extensions()
-        .get::<RouteTemplate>()
-        .map_or("unmatched", |r| r.0.as_str());
-    state.metrics.http_request(
-        &method,
-        route,
-        response.status().as_u16(),
-        started.elapsed(),
-    );
-    response
 }
 
 /// Compares secrets by their digests, so timing says nothing about the token.

@@ -10,6 +10,7 @@ mod extract;
 mod health;
 mod messages;
 mod metrics;
+mod observe;
 mod openapi;
 mod origin;
 mod ratelimit;
@@ -46,7 +47,9 @@ pub fn router<A: socketioxide::adapter::Adapter>(
     let (api, doc) = OpenApiRouter::with_openapi(openapi::base())
         .nest("/api/v1", api)
         .split_for_parts();
-    let api = api.route_layer(axum::middleware::from_fn(metrics::tag_route));
+    let api = api
+        .route_layer(axum::middleware::from_fn(observe::tag_route))
+        .fallback(unknown_route);
     let api = ratelimit::limit(state.clone(), api.with_state(state.clone()));
     let hsts = state.settings.enable_hsts;
     let origins = origin::OriginPolicy::new(&state.settings);
@@ -56,7 +59,7 @@ pub fn router<A: socketioxide::adapter::Adapter>(
         .merge(health::router())
         .merge(openapi::router(doc))
         .merge(metrics::router())
-        .route_layer(axum::middleware::from_fn(metrics::tag_route))
+        .route_layer(axum::middleware::from_fn(observe::tag_route))
         .with_state(state.clone())
         .fallback_service(api)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -66,7 +69,10 @@ pub fn router<A: socketioxide::adapter::Adapter>(
             socket_guard::SocketGuard::new(&state_settings, origins, state.metrics.clone()),
             socket_guard::guard,
         ))
-        .layer(axum::middleware::from_fn_with_state(state, metrics::track));
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            observe::observe,
+        ));
     security_headers(router, hsts)
 }
 

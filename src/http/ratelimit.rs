@@ -5,10 +5,8 @@
 //! A classifying middleware authenticates once and tags the request; a `Steer` sends it to
 //! the agent or the IP governor; a 429 is counted and audited (at most once a minute per key).
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
@@ -25,7 +23,6 @@ use uuid::Uuid;
 use crate::app::AppState;
 use crate::auth::{Caller, bearer, client_ip};
 use crate::error::{Error, ErrorCode};
-use crate::store::AuditType;
 
 /// Whose bucket a request draws from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -84,9 +81,7 @@ where
     let settings = &state.settings;
     let by_ip = governor(settings.rate_limit_rest_anon_per_min).layer(api.clone());
     let by_agent = governor(settings.rate_limit_rest_auth_per_min).layer(api);
-    let audited = Arc::new(Mutex::new(HashMap::new()));
-    axum::middleware::from_fn_with_state((state, audited), classify)
-        .layer(ByKey { by_ip, by_agent })
+    axum::middleware::from_fn_with_state(state, classify).layer(ByKey { by_ip, by_agent })
 }
 
 /// Sends a tagged request to the governor of its kind of key. (tower's `Steer` would do, but
@@ -131,14 +126,8 @@ fn too_many(error: GovernorError) -> Response<Body> {
     }
 }
 
-type Audited = Arc<Mutex<HashMap<RateKey, Instant>>>;
-
 /// Tags the request with its caller and bucket; after the answer, records a 429.
-async fn classify(
-    State((state, audited)): State<(AppState, Audited)>,
-    mut req: Request,
-    next: Next,
-) -> Response {
+async fn classify(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -170,32 +159,13 @@ async fn classify(
         return response;
     }
     state.metrics.rate_limited("rest");
-    if first_this_minute(&audited, key) {
-        let (agent_id, details) = match key {
-            RateKey::Agent(id) => (Some(id), json!({"scope": "rest", "key": "agent"})),
-            _ => (None, json!({"scope": "rest", "key": "ip"})),
-        };
-        state
-            .hub
-            .audit(
-                AuditType::RateLimited,
-                agent_id,
-                ip.map(|i| i.to_string()),
-                details,
-            )
-            .await;
-    }
+    let (agent_id, details) = match key {
+        RateKey::Agent(id) => (Some(id), json!({"scope": "rest", "key": "agent"})),
+        _ => (None, json!({"scope": "rest", "key": "ip"})),
+    };
+    state
+        .hub
+        .audit_rate_limited(agent_id, ip.map(|i| i.to_string()), details)
+        .await;
     response
-}
-
-/// At most one `rate-limited` audit event per key per minute, so an attack cannot flood it.
-fn first_this_minute(audited: &Audited, key: RateKey) -> bool {
-    let mut seen = audited.lock().unwrap_or_else(|e| e.into_inner());
-    let now = Instant::now();
-    seen.retain(|_, at| now.duration_since(*at) < Duration::from_secs(60));
-    if seen.contains_key(&key) {
-        return false;
-    }
-    seen.insert(key, now);
-    true
 }

@@ -6,7 +6,9 @@ mod agents;
 mod messages;
 mod rooms;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -19,6 +21,9 @@ use crate::realtime::{Fanout, KickTarget};
 use crate::store::{AuditType, NewAuditEvent, Store};
 use crate::telemetry::Metrics;
 
+/// At most one `rate-limited` audit event per IP or agent in this interval.
+const RATE_LIMIT_AUDIT_INTERVAL: Duration = Duration::from_secs(60);
+
 #[derive(Clone)]
 pub struct Hub {
     pub store: Store,
@@ -26,6 +31,8 @@ pub struct Hub {
     /// Reaches live sockets: broadcasts and kicks.
     pub fanout: Arc<dyn Fanout>,
     pub metrics: Arc<Metrics>,
+    /// When each IP or agent last got a `rate-limited` audit event.
+    rate_limit_audits: Arc<Mutex<HashMap<String, Instant>>>,
 }
 
 impl Hub {
@@ -40,7 +47,37 @@ impl Hub {
             settings,
             fanout,
             metrics,
+            rate_limit_audits: Arc::default(),
         }
+    }
+
+    /// Audits a rate-limit hit, at most once per minute per IP or agent, so an attack cannot
+    /// flood the audit table.
+    pub async fn audit_rate_limited(
+        &self,
+        agent_id: Option<Uuid>,
+        ip: Option<String>,
+        details: Value,
+    ) {
+        let key = match (agent_id, &ip) {
+            (Some(id), _) => format!("agent:{id}"),
+            (None, Some(ip)) => format!("ip:{ip}"),
+            (None, None) => "unknown".to_owned(),
+        };
+        {
+            let mut seen = self
+                .rate_limit_audits
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            seen.retain(|_, at| now.duration_since(*at) < RATE_LIMIT_AUDIT_INTERVAL);
+            if seen.contains_key(&key) {
+                return;
+            }
+            seen.insert(key, now);
+        }
+        self.audit(AuditType::RateLimited, agent_id, ip, details)
+            .await;
     }
 
     /// Disconnects the sockets a credential change ended, and records it.

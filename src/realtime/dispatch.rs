@@ -17,7 +17,6 @@ use super::session::{Session, SocketCtx};
 use super::{messages, presence, refresh, rooms};
 use crate::app::AppState;
 use crate::error::{Error, Result};
-use crate::store::AuditType;
 
 /// One unit of a socket's queue.
 pub enum Work<A: Adapter> {
@@ -145,12 +144,7 @@ fn flood_disconnect<A: Adapter>(socket: SocketRef<A>, session: &Arc<Session>, st
         let details = json!({"scope": "ws", "reason": "event flood"});
         state
             .hub
-            .audit(
-                AuditType::RateLimited,
-                Some(session.agent_id()),
-                session.ip.clone(),
-                details,
-            )
+            .audit_rate_limited(Some(session.agent_id()), session.ip.clone(), details)
             .await;
     });
 }

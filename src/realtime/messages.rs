@@ -49,6 +49,9 @@ pub async fn send<A: Adapter>(ctx: &EventCtx<'_, A>, req: SendRequest) -> Result
 
 pub async fn dm<A: Adapter>(ctx: &EventCtx<'_, A>, req: DmRequest) -> Result<Value> {
     let caller = ctx.session.caller();
+    caller.require_writer()?;
+    // Refuse a bad message before the DM room is opened for it.
+    req.message.validate(ctx.state.settings.max_message_bytes)?;
     let row = ctx.state.hub.dm_room(&caller, &req.to).await?;
     tracing::Span::current().record("room", row.0.name.as_str());
     post(ctx, &caller, &row, req.message).await

@@ -79,7 +79,7 @@ impl Default for Metrics {
         let rate_limited = Family::<ScopeLabels, Counter>::default();
         // Both scopes are exported from the start, at zero.
         for scope in ["rest", "ws"] {
-            rate_limited.get_or_create(&ScopeLabels { scope });
+            let _ = rate_limited.get_or_create(&ScopeLabels { scope });
         }
         registry.register(
             "rate_limited",

@@ -1,23 +1,56 @@
-//! Logs (through `tracing`: human-readable lines in development, JSON lines in production)
-//! and metrics.
+//! Logs (through `tracing`: human-readable lines in development, JSON lines in production),
+//! traces over OTLP when configured, and metrics.
 
 pub mod metrics;
+pub mod otlp;
 
 pub use metrics::Metrics;
 
-use tracing_subscriber::EnvFilter;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::LogFormat;
 
-/// Installs the global subscriber; `RUST_LOG` overrides the default `info` filter.
-pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Pretty => builder.try_init(),
+/// Keeps the trace pipeline alive; `shutdown` flushes it (dropping does not).
+pub struct Telemetry {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl Telemetry {
+    pub fn shutdown(self) {
+        if let Some(provider) = self.provider
+            && let Err(e) = provider.shutdown()
+        {
+            eprintln!("warning: flushing traces failed: {e}");
+        }
+    }
+}
+
+/// Installs the global subscriber: logs filtered by `RUST_LOG` (default `info`), and spans
+/// to OTLP when an endpoint is set. Call inside the Tokio runtime.
+pub fn init(format: LogFormat) -> Result<Telemetry, String> {
+    let filter = || {
+        EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"))
     };
+    let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let logs = match format {
+        LogFormat::Json => logs.json().with_filter(filter()).boxed(),
+        LogFormat::Pretty => logs.with_filter(filter()).boxed(),
+    };
+    let provider = otlp::provider()?;
+    let traces = provider.as_ref().map(|p| {
+        tracing_opentelemetry::layer()
+            .with_tracer(p.tracer("agenthub"))
+            // Our spans and sea-orm's statement spans; not every crate's internals.
+            .with_filter(EnvFilter::new("agenthub=info,sea_orm=info"))
+    });
+    let _ = tracing_subscriber::registry()
+        .with(logs)
+        .with(traces)
+        .try_init();
+    Ok(Telemetry { provider })
 }
