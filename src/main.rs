@@ -60,9 +60,13 @@ async fn serve(settings: agenthub::config::Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Prints the first admin's key. A closed stdout must not take the server down, so write
+/// errors are ignored rather than panicking like `println!`.
 fn print_banner(key: &str, port: u16) {
+    use std::io::Write;
     let line = "=".repeat(78);
-    println!(
+    let _ = writeln!(
+        std::io::stdout().lock(),
         "{line}\n  AgentHub created the first admin agent \"admin\". Its API key, shown once:\n\n    {key}\n\n  Exchange it for a JWT:\n    curl -s -X POST -H 'Authorization: Bearer {key}' http://localhost:{port}/api/v1/auth/token\n{line}"
     );
 }

@@ -10,6 +10,7 @@ use std::time::Instant;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
+use opentelemetry::trace::TraceContextExt;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -54,7 +55,10 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
         .get::<RouteTemplate>()
         .map_or("unmatched", |r| r.0.as_str());
     let status = response.status().as_u16();
-    span.record("otel.name", format!("{method} {route}"));
+    // The name is known only now; the OpenTelemetry span has started, so rename it there.
+    span.context()
+        .span()
+        .update_name(format!("{method} {route}"));
     span.record("http.route", route);
     span.record("http.response.status_code", status);
     state

@@ -11,6 +11,8 @@ mod hardening;
 mod limits;
 mod messages;
 mod metrics;
+mod operations;
+mod otlp;
 mod processes;
 mod realtime;
 mod realtime_auth;
