@@ -21,3 +21,4 @@ mod realtime_garbage;
 mod realtime_presence;
 mod rooms;
 mod security;
+mod shutdown;

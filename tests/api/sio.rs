@@ -177,6 +177,16 @@ impl Sio {
             .expect("ack channel open")
     }
 
+    /// Like `emit`, but `None` when no ack comes within `within` (or the socket closed).
+    pub async fn try_emit(&self, event: &str, data: Value, within: Duration) -> Option<Value> {
+        let id = self.next_ack.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.acks.lock().await.insert(id, tx);
+        let packet = Value::Array(vec![Value::String(event.to_owned()), data]);
+        self.send_text(&format!("2{id}{packet}"));
+        tokio::time::timeout(within, rx).await.ok()?.ok()
+    }
+
     /// Emits an event without an ack callback.
     pub fn emit_noack(&self, event: &str, data: Value) {
         self.send_text(&format!(
