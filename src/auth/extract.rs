@@ -92,4 +92,12 @@ impl ClientIp {
     pub fn to_string_opt(self) -> Option<String> {
         self.0.map(|ip| ip.to_string())
     }
+
+    /// The caller at this address, as the audit trail records it.
+    pub fn actor(self, caller: &Caller) -> crate::hub::Actor {
+        crate::hub::Actor {
+            agent_id: Some(caller.agent.id),
+            ip: self.to_string_opt(),
+        }
+    }
 }

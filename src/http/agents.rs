@@ -14,7 +14,6 @@ use super::extract::{ApiJson, ApiPath, ApiQuery, ListParams, OptionalJson, encod
 use crate::app::AppState;
 use crate::auth::{Caller, ClientIp};
 use crate::error::{Error, ErrorResponse, Result};
-use crate::hub::Actor;
 use crate::model::{AgentName, AgentView, CreatedTokenView, Role, TokenView, timestamp};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -24,13 +23,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_agent, update_agent))
         .routes(routes!(list_tokens, create_token))
         .routes(routes!(revoke_token))
-}
-
-fn actor(caller: &Caller, ip: ClientIp) -> Actor {
-    Actor {
-        agent_id: Some(caller.agent.id),
-        ip: ip.to_string_opt(),
-    }
 }
 
 async fn agent_named(state: &AppState, name: &str) -> Result<agents::Model> {
@@ -129,7 +121,7 @@ async fn create_agent(
     let agent = state
         .hub
         .create_agent(
-            actor(&caller, ip),
+            ip.actor(&caller),
             &body.name,
             body.display_name.as_deref(),
             body.role.unwrap_or(Role::Agent),
@@ -160,7 +152,7 @@ async fn update_agent(
     let agent = state
         .hub
         .update_agent(
-            actor(&caller, ip),
+            ip.actor(&caller),
             agent,
             body.display_name.as_deref(),
             body.disabled,
@@ -191,7 +183,7 @@ async fn create_token(
     let issued = state
         .hub
         .create_token(
-            actor(&caller, ip),
+            ip.actor(&caller),
             &agent,
             body.name.as_deref(),
             body.expires_in_days,
@@ -261,7 +253,7 @@ async fn revoke_token(
     .ok_or_else(|| Error::not_found("token"))?;
     state
         .hub
-        .revoke_token(actor(&caller, ip), token, &owner)
+        .revoke_token(ip.actor(&caller), token, &owner)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -12,7 +12,6 @@ use super::extract::{ApiJson, ApiPath, ApiQuery, ListParams, encode_cursor};
 use crate::app::AppState;
 use crate::auth::{Caller, ClientIp};
 use crate::error::{ErrorResponse, Result};
-use crate::hub::Actor;
 use crate::model::{MemberView, RoomView};
 use crate::store::{RoomPatch, RoomRow};
 
@@ -26,13 +25,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 fn view(row: &RoomRow) -> RoomView {
     RoomView::from_model(&row.0, &row.1)
-}
-
-fn actor(caller: &Caller, ip: ClientIp) -> Actor {
-    Actor {
-        agent_id: Some(caller.agent.id),
-        ip: ip.to_string_opt(),
-    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -100,7 +92,7 @@ async fn create_room(
         .hub
         .create_room(
             &caller,
-            actor(&caller, ip),
+            ip.actor(&caller),
             &body.name,
             body.topic.as_deref(),
             body.private,
@@ -150,7 +142,7 @@ async fn update_room(
     };
     let row = state
         .hub
-        .update_room(&caller, actor(&caller, ip), &name, patch)
+        .update_room(&caller, ip.actor(&caller), &name, patch)
         .await?;
     Ok(Json(view(&row)))
 }
