@@ -103,7 +103,11 @@ impl App {
             metrics.clone(),
         ));
         let payload = settings.max_payload_bytes;
+        // Room for an answer to every event of a burst (queued or refused) plus broadcasts.
+        let outgoing =
+            crate::realtime::queue_capacity(settings.rate_limit_ws_events_per_sec) * 2 + 512;
         let (socket_layer, io) = socketioxide::SocketIo::builder()
+            .max_buffer_size(outgoing)
             .max_payload(payload)
             .ws_max_message_size(payload as usize)
             .ws_max_frame_size(payload as usize)

@@ -43,11 +43,11 @@ impl<A: Adapter> Reply<A> {
                 if let Value::Object(map) = &mut body {
                     map.insert("ok".into(), Value::Bool(true));
                 }
-                let _ = ack.send(&body);
+                warn_unsent(ack.send(&body));
             }
             (Some(ack), Err(e)) => {
                 e.log();
-                let _ = ack.send(&json!({"ok": false, "error": e.body()}));
+                warn_unsent(ack.send(&json!({"ok": false, "error": e.body()})));
             }
             (None, Ok(_)) => {}
             (None, Err(e)) => {
@@ -60,6 +60,14 @@ impl<A: Adapter> Reply<A> {
                 }
             }
         }
+    }
+}
+
+/// An ack that cannot be sent means the client stopped reading (its outgoing buffer is full)
+/// or is gone; there is no one to tell but the log.
+fn warn_unsent(result: Result<(), socketioxide::SendError>) {
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "ack not sent");
     }
 }
 

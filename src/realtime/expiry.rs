@@ -57,7 +57,10 @@ pub async fn watch<A: Adapter>(socket: SocketRef<A>, session: Arc<Session>) {
 /// Every `RECHECK_INTERVAL`, disconnects local sockets whose token was revoked or expired
 /// or whose agent was disabled.
 pub async fn recheck_loop<A: Adapter>(io: SocketIo<A>, state: AppState) {
-    let mut ticker = tokio::time::interval(RECHECK_INTERVAL);
+    let mut ticker = tokio::time::interval_at(
+        tokio::time::Instant::now() + RECHECK_INTERVAL,
+        RECHECK_INTERVAL,
+    );
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {

@@ -25,6 +25,7 @@ use socketioxide_core::adapter::DefinedAdapter;
 use uuid::Uuid;
 
 pub use fanout::{BoxFuture, Fanout, KickTarget, SocketIoFanout};
+pub use session::queue_capacity;
 
 use crate::app::AppState;
 
@@ -61,6 +62,8 @@ pub fn attach<A: Adapter + DefinedAdapter>(io: &SocketIo<A>, state: AppState) ->
             async move { connect::authenticate(s, auth, state).await }
         }
     };
+    let init = io.ns("/", on_connect.with(middleware));
+    // After the namespace exists: the loop lists its sockets.
     tokio::spawn(expiry::recheck_loop(io.clone(), state));
-    io.ns("/", on_connect.with(middleware))
+    init
 }

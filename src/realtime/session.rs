@@ -59,12 +59,16 @@ impl<A: Adapter> Clone for SocketCtx<A> {
     }
 }
 
-/// Events a socket may have waiting before they are refused as a flood.
-const QUEUE_CAPACITY: usize = 256;
+/// Events a socket may have waiting: one second's worth of its rate limit, so the token
+/// bucket alone decides what is refused, within bounds that cap the memory a socket can hold
+/// (at most this many packets of `MAX_PAYLOAD_BYTES`).
+pub fn queue_capacity(events_per_sec: u32) -> usize {
+    (events_per_sec as usize).clamp(64, 10_000)
+}
 
 impl<A: Adapter> SocketCtx<A> {
     pub fn new(session: Session, state: AppState) -> Self {
-        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let (tx, rx) = mpsc::channel(queue_capacity(state.settings.rate_limit_ws_events_per_sec));
         Self {
             state,
             session: Arc::new(session),

@@ -140,6 +140,25 @@ async fn agent_id(app: &TestApp, name: &str) -> String {
     json_of(res).await["id"].as_str().unwrap().to_owned()
 }
 
+/// Runs the operator CLI against the app's database, as an operator would while it runs.
+async fn cli(app: &TestApp, args: &[&str]) -> std::process::Output {
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let (url, dir) = (app.db.url.clone(), app.db.dir.path().to_path_buf());
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_agenthub"))
+            .args(&args)
+            .current_dir(&dir)
+            .env_clear()
+            .env("DATABASE_URL", &url)
+            .env("JWT_SECRET", crate::helpers::JWT_SECRET)
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("agenthub runs")
+    })
+    .await
+    .unwrap()
+}
+
 /// The socket still answers events.
 async fn assert_alive(s: &Sio) {
     assert!(!s.is_closed().await, "the socket is still connected");
@@ -480,6 +499,26 @@ async fn a_refreshed_socket_follows_the_new_jwts_token_for_revocation(app: TestA
     );
 }
 
+async fn a_handshake_from_a_foreign_origin_is_refused_with_403(app: TestApp) {
+    let amy = app.create_agent("amy", "agent").await;
+    let auth = Some(json!({"token": amy}));
+    match Sio::connect_with(app.addr, auth.clone(), &[("origin", "http://evil.example")]).await {
+        Err(Refused::Http(status)) => assert_eq!(status, 403),
+        Err(other) => panic!("refused with {other:?}, not HTTP 403"),
+        Ok(_) => panic!("a foreign origin connected"),
+    }
+    // The same origin, and no Origin at all (agents), are allowed.
+    let same = format!("http://{}", app.addr);
+    let s = Sio::connect_with(app.addr, auth.clone(), &[("origin", &same)])
+        .await
+        .expect("same origin connects");
+    assert_alive(&s).await;
+    let s = Sio::connect_with(app.addr, auth, &[])
+        .await
+        .expect("no Origin connects");
+    assert_alive(&s).await;
+}
+
 /// JWT expiry with `JWT_TTL_SECONDS=10`: warned at once, disconnected at expiry.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_jwt_socket_is_warned_at_once_and_disconnected_at_expiry() {
@@ -567,28 +606,13 @@ async fn cli_revocations_and_disables_disconnect_live_sockets_within_60_seconds(
     let a_jwt = Sio::connect(app.addr, &amy_jwt).await;
     let b = Sio::connect(app.addr, &bob).await;
     let c = Sio::connect(app.addr, &carl).await;
-    let run = |args: &[&str]| {
-        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-        let (url, dir) = (app.db.url.clone(), app.db.dir.path().to_path_buf());
-        tokio::task::spawn_blocking(move || {
-            std::process::Command::new(env!("CARGO_BIN_EXE_agenthub"))
-                .args(&args)
-                .current_dir(&dir)
-                .env_clear()
-                .env("DATABASE_URL", &url)
-                .env("JWT_SECRET", crate::helpers::JWT_SECRET)
-                .env("RUST_LOG", "warn")
-                .output()
-                .expect("agenthub runs")
-        })
-    };
-    let out = run(&["token", "revoke", &amy_token]).await.unwrap();
+    let out = cli(&app, &["token", "revoke", &amy_token]).await;
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = run(&["agent", "disable", "bob"]).await.unwrap();
+    let out = cli(&app, &["agent", "disable", "bob"]).await;
     assert!(
         out.status.success(),
         "{}",
@@ -645,8 +669,45 @@ async fn a_refreshed_jwt_socket_outlives_its_first_expiry() {
     );
 }
 
+/// The periodic re-check is part of every server start, not of most: many servers, each
+/// with a socket whose token the CLI revokes; every one of those sockets goes within 60 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_server_start_runs_the_periodic_credential_recheck() {
+    const SERVERS: usize = 30;
+    let apps = futures_util::future::join_all(
+        (0..SERVERS).map(|_| spawn_app_with(Backend::Sqlite, |_| {})),
+    )
+    .await;
+    let sockets = futures_util::future::join_all(apps.iter().map(|app| async move {
+        let amy = app.create_agent("amy", "agent").await;
+        let id = token_ids(app, "amy").await.remove(0);
+        let s = Sio::connect(app.addr, &amy).await;
+        let out = cli(app, &["token", "revoke", &id]).await;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        s
+    }))
+    .await;
+    let bound = Instant::now() + Duration::from_secs(61);
+    let mut still_connected = Vec::new();
+    for (i, s) in sockets.iter().enumerate() {
+        if !s.closed_within(until(bound)).await {
+            still_connected.push(i);
+        }
+    }
+    assert!(
+        still_connected.is_empty(),
+        "servers {still_connected:?} of {SERVERS} kept a socket whose token the CLI revoked \
+         for over 60 s"
+    );
+}
+
 crate::on_both_backends!(
     api_keys_and_jwts_authenticate_the_handshake_in_auth_or_header,
+    a_handshake_from_a_foreign_origin_is_refused_with_403,
     a_token_in_the_query_string_is_not_accepted,
     handshakes_with_bad_credentials_are_refused_as_unauthorized,
     a_disabled_agent_is_refused_at_the_handshake,

@@ -521,6 +521,60 @@ async fn more_than_500_missed_messages_are_truncated_and_paged_on_with_history(a
     assert_eq!(ack["missed_truncated"], false);
 }
 
+async fn nothing_acknowledged_is_missing_from_missed_plus_live_delivery_around_rejoins(
+    app: TestApp,
+) {
+    let amy = app.create_agent("amy", "agent").await;
+    let bob = app.create_agent("bob", "agent").await;
+    let a = joined(&app, &amy, "lobby").await;
+    let b = joined(&app, &bob, "lobby").await;
+    const N: i64 = 200;
+    let sender = async {
+        for i in 1..=N {
+            send(&b, "lobby", &format!("m{i}")).await;
+        }
+    };
+    let mut seen = BTreeSet::new();
+    let rejoiner = async {
+        let mut done = 0;
+        while done < 8 {
+            tokio::time::sleep(Duration::from_millis(15)).await;
+            let n = a.count("message:new").await;
+            for _ in 0..n {
+                let m = a.next_event("message:new").await;
+                seen.insert(m["seq"].as_i64().unwrap());
+            }
+            let since = seen.iter().next_back().copied().unwrap_or(0);
+            assert_ok(&a.emit("room:leave", json!({"room": "lobby"})).await);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            let ack = a
+                .emit("room:join", json!({"room": "lobby", "since": since}))
+                .await;
+            assert_ok(&ack);
+            for m in ack["missed"].as_array().unwrap() {
+                seen.insert(m["seq"].as_i64().unwrap());
+            }
+            done += 1;
+        }
+    };
+    tokio::join!(sender, rejoiner);
+    tokio::time::sleep(QUIET).await;
+    let n = a.count("message:new").await;
+    for _ in 0..n {
+        seen.insert(a.next_event("message:new").await["seq"].as_i64().unwrap());
+    }
+    let ack = a
+        .emit("room:join", json!({"room": "lobby", "since": 0}))
+        .await;
+    assert_eq!(ack["missed"].as_array().unwrap().len() as i64, N);
+    let expected: BTreeSet<i64> = (1..=N).collect();
+    let lost: Vec<&i64> = expected.difference(&seen).collect();
+    assert!(
+        lost.is_empty(),
+        "acknowledged but never delivered: {lost:?}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // message:send
 
@@ -1329,5 +1383,6 @@ crate::on_both_backends_with!(
     [
         fifty_pipelined_sends_from_one_socket_get_increasing_seq_in_send_order,
         more_than_500_missed_messages_are_truncated_and_paged_on_with_history,
+        nothing_acknowledged_is_missing_from_missed_plus_live_delivery_around_rejoins,
     ]
 );

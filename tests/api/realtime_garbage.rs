@@ -394,6 +394,99 @@ async fn a_thousand_join_leave_pairs_are_all_acknowledged_and_leave_presence_emp
     assert_ok(&a.emit("room:join", json!({"room": "churn"})).await);
 }
 
+/// Emits every event at once and returns each one's ack, or `Value::Null` for an event that
+/// got no ack at all within 4.5 s.
+async fn burst(s: &Sio, events: Vec<(&'static str, Value)>) -> Vec<Value> {
+    join_all(events.into_iter().map(|(event, data)| async move {
+        tokio::time::timeout(Duration::from_millis(4500), s.emit(event, data))
+            .await
+            .unwrap_or(Value::Null)
+    }))
+    .await
+}
+
+/// How many acks were ok, rate_limited, something else, and missing.
+fn tally(acks: &[Value]) -> (usize, usize, usize, usize) {
+    let ok = acks.iter().filter(|a| a["ok"] == true).count();
+    let limited = acks
+        .iter()
+        .filter(|a| a["error"]["code"] == "rate_limited")
+        .count();
+    let missing = acks.iter().filter(|a| a.is_null()).count();
+    (ok, limited, acks.len() - ok - limited - missing, missing)
+}
+
+async fn a_thousand_join_leave_pairs_sent_at_once_are_all_acknowledged_ok(app: TestApp) {
+    let amy = app.create_agent("amy", "agent").await;
+    let bob = app.create_agent("bob", "agent").await;
+    let _b = joined(&app, &bob, "churn").await;
+    let a = Sio::connect(app.addr, &amy).await;
+    // 2,000 events in flight at once: within the 10,000/s bucket, so none is refused.
+    let events = (0..2000)
+        .map(|i| {
+            let event = if i % 2 == 0 {
+                "room:join"
+            } else {
+                "room:leave"
+            };
+            (event, json!({"room": "churn"}))
+        })
+        .collect();
+    let acks = burst(&a, events).await;
+    let (ok, limited, other, missing) = tally(&acks);
+    assert_eq!(
+        (ok, limited, other, missing),
+        (2000, 0, 0, 0),
+        "(ok, rate_limited, other errors, never answered) for 2000 events within the limit"
+    );
+    let list = a.emit("presence:list", json!({"room": "churn"})).await;
+    assert_eq!(
+        list["members"].as_array().unwrap().len(),
+        1,
+        "only bob: {list}"
+    );
+}
+
+async fn every_event_of_a_burst_gets_an_ack_even_when_rate_limited(app: TestApp) {
+    let amy = app.create_agent("amy", "agent").await;
+    let a = joined(&app, &amy, "lobby").await;
+    // 250 at once with the default 30/s: about 30 pass, the rest are rate_limited (fewer
+    // than 300 rejections, so no flood disconnect) -- but every one is answered.
+    let events = (0..250)
+        .map(|_| ("message:history", json!({"room": "lobby"})))
+        .collect();
+    let acks = burst(&a, events).await;
+    let (ok, limited, other, missing) = tally(&acks);
+    assert_eq!(
+        (other, missing),
+        (0, 0),
+        "every event is answered: {ok} ok, {limited} rate_limited, {other} other, {missing} \
+         never answered"
+    );
+    assert!((25..=35).contains(&ok), "{ok} ok, {limited} rate_limited");
+    assert!(!a.is_closed().await, "not a flood");
+}
+
+async fn every_event_of_a_large_burst_gets_an_ack_even_when_rate_limited(app: TestApp) {
+    let amy = app.create_agent("amy", "agent").await;
+    let a = joined(&app, &amy, "lobby").await;
+    // At 100/s: about 100 of 1,000 pass (well under the 256-event queue), 900 are
+    // rate_limited (under the 1,000 rejections that make a flood) -- every one answered.
+    let events = (0..1000)
+        .map(|_| ("message:history", json!({"room": "lobby"})))
+        .collect();
+    let acks = burst(&a, events).await;
+    let (ok, limited, other, missing) = tally(&acks);
+    assert_eq!(
+        (other, missing),
+        (0, 0),
+        "every event is answered: {ok} ok, {limited} rate_limited, {other} other, {missing} \
+         never answered"
+    );
+    assert!((90..=130).contains(&ok), "{ok} ok, {limited} rate_limited");
+    assert!(!a.is_closed().await, "not a flood");
+}
+
 async fn a_burst_over_the_event_rate_is_answered_rate_limited(app: TestApp) {
     let amy = app.create_agent("amy", "agent").await;
     let a = joined(&app, &amy, "lobby").await;
@@ -460,6 +553,33 @@ async fn a_sustained_flood_disconnects_the_socket_and_is_audited(app: TestApp) {
     assert_healthy(&app).await;
 }
 
+async fn repeated_floods_by_one_agent_write_one_rate_limited_audit_row_per_minute(app: TestApp) {
+    let amy = app.create_agent("amy", "agent").await;
+    let amy_id = json_of(app.get("/api/v1/agents/amy", &app.admin_key).await).await["id"].clone();
+    for round in 0..3 {
+        let a = joined(&app, &amy, "lobby").await;
+        for _ in 0..500 {
+            a.emit_noack("message:history", json!({"room": "lobby"}));
+        }
+        assert!(
+            a.closed_within(Duration::from_secs(3)).await,
+            "flood {round} is disconnected"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rows: Vec<Value> = app
+        .audit_events("rate-limited")
+        .await
+        .into_iter()
+        .filter(|r| r["agent_id"] == amy_id)
+        .collect();
+    assert_eq!(
+        rows.len(),
+        1,
+        "three floods within a minute: one rate-limited row, got {rows:?}"
+    );
+}
+
 crate::on_both_backends!(
     an_unknown_event_is_a_bad_request_with_or_without_an_ack,
     only_the_first_argument_of_an_event_is_read,
@@ -469,6 +589,14 @@ crate::on_both_backends!(
     a_frame_over_the_payload_cap_closes_only_that_connection,
     a_burst_over_the_event_rate_is_answered_rate_limited,
     a_sustained_flood_disconnects_the_socket_and_is_audited,
+    every_event_of_a_burst_gets_an_ack_even_when_rate_limited,
+    repeated_floods_by_one_agent_write_one_rate_limited_audit_row_per_minute,
+);
+
+crate::on_both_backends_with!(
+    with_100_events_per_second,
+    |s| s.rate_limit_ws_events_per_sec = 100,
+    [every_event_of_a_large_burst_gets_an_ack_even_when_rate_limited]
 );
 
 crate::on_both_backends_with!(
@@ -477,5 +605,6 @@ crate::on_both_backends_with!(
     [
         a_payload_that_is_not_one_json_object_is_a_bad_request,
         a_thousand_join_leave_pairs_are_all_acknowledged_and_leave_presence_empty,
+        a_thousand_join_leave_pairs_sent_at_once_are_all_acknowledged_ok,
     ]
 );
