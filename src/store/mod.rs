@@ -52,10 +52,19 @@ fn is_connection_error(e: &DbErr) -> bool {
         | DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)) => e,
         _ => return false,
     };
-    matches!(
-        sqlx.as_ref(),
-        SqlxError::Io(_) | SqlxError::PoolTimedOut | SqlxError::PoolClosed | SqlxError::Tls(_)
-    )
+    match sqlx.as_ref() {
+        SqlxError::Io(_)
+        | SqlxError::PoolTimedOut
+        | SqlxError::PoolClosed
+        | SqlxError::Tls(_)
+        | SqlxError::Protocol(_) => true,
+        // PostgreSQL going away mid-session: connection exceptions (class 08) and
+        // admin/crash shutdown or "cannot connect now" (57P01..57P03).
+        SqlxError::Database(db) => db.code().is_some_and(|c| {
+            c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
+    }
 }
 
 /// Maps a unique-constraint violation to `Conflict(what)`, anything else through `From`.
