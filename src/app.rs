@@ -8,11 +8,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
+use socketioxide::layer::SocketIoLayer;
+use socketioxide_core::adapter::DefinedAdapter;
+use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::{Authenticator, JwtKeys, load_or_create_secret};
-use crate::cluster::Presence;
+use crate::cluster::redis::{HubDriver, RedisClients};
+use crate::cluster::{Presence, RedisPresence};
 use crate::config::{ConfigError, Settings};
 use crate::hub::{Actor, Hub};
 use crate::model::Role;
@@ -31,6 +37,8 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     pub presence: Arc<Presence>,
     pub metrics: Arc<Metrics>,
+    /// The Redis clients, with `REDIS_URL`.
+    pub redis: Option<RedisClients>,
     /// Cancelled when shutdown begins: readiness turns 503, background work stops.
     pub shutdown: CancellationToken,
 }
@@ -106,45 +114,64 @@ impl App {
         // Room for an answer to every event of a burst (queued or refused) plus broadcasts.
         let outgoing =
             crate::realtime::queue_capacity(settings.rate_limit_ws_events_per_sec) * 2 + 512;
-        let (socket_layer, io) = socketioxide::SocketIo::builder()
+        let builder = socketioxide::SocketIo::builder()
             .max_buffer_size(outgoing)
             .max_payload(payload)
             .ws_max_message_size(payload as usize)
-            .ws_max_frame_size(payload as usize)
-            .build_layer();
-        let fanout = Arc::new(SocketIoFanout {
-            io: io.clone(),
-            store: store.clone(),
-        });
-        let hub = Hub::new(store, settings.clone(), fanout, metrics.clone());
-        let bootstrap_key = if settings.bootstrap && !settings.is_production() {
-            bootstrap(&hub).await?
-        } else {
-            None
-        };
-        let addr = SocketAddr::new(settings.host, settings.port);
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| StartupError::Io {
-                context: format!("binding {addr}"),
-                source,
-            })?;
-        let state = AppState {
-            settings,
-            hub,
+            .ws_max_frame_size(payload as usize);
+        let parts = Parts {
+            settings: settings.clone(),
+            store,
+            metrics: metrics.clone(),
             auth,
-            presence: Arc::new(Presence::default()),
-            metrics,
-            shutdown: CancellationToken::new(),
         };
-        crate::realtime::attach(&io, state.clone());
-        let router = crate::http::router(state.clone(), socket_layer);
-        Ok(App {
-            listener,
-            state,
-            router,
-            bootstrap_key,
-        })
+        let Some(url) = settings.redis_url.as_deref() else {
+            // Single node: the in-memory adapter and node-local presence.
+            metrics.redis_up.set(1);
+            let (layer, io) = builder.build_layer();
+            let (app, ()) = assemble(parts, io, layer, Presence::default(), None).await?;
+            return Ok(app);
+        };
+        // Scale-out (SPEC §8): the Redis adapter and cluster presence.
+        let clients = RedisClients::connect(url).await.map_err(redis_error)?;
+        let driver = HubDriver::new(clients.subscriber.clone(), metrics.clone())
+            .await
+            .map_err(redis_error)?;
+        let prefix = settings.redis_prefix.clone();
+        let adapter = RedisAdapterCtr::new_with_driver(
+            driver,
+            RedisAdapterConfig::default().with_prefix(prefix.clone()),
+        );
+        let (layer, io) = builder
+            .with_adapter::<HubAdapter<socketioxide::adapter::Emitter>>(adapter)
+            .build_layer();
+        let node = settings
+            .node_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        tracing::info!(node = %node, "joining the cluster through redis");
+        let presence = Presence::Redis(RedisPresence::new(
+            clients.commands.clone(),
+            &prefix,
+            node,
+            metrics.clone(),
+        ));
+        let (app, init) = assemble(parts, io.clone(), layer, presence, Some(clients)).await?;
+        // Subscriptions are live only once the namespace's adapter is initialized.
+        init.await.map_err(|e| StartupError::Io {
+            context: "subscribing to redis".into(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        let state = app.state.clone();
+        if let Presence::Redis(p) = &*state.presence {
+            crate::cluster::liveness::start(p, &io).await;
+        }
+        tokio::spawn(crate::cluster::liveness::run(
+            state.presence.clone(),
+            io,
+            state.shutdown.clone(),
+        ));
+        Ok(app)
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -195,9 +222,85 @@ impl App {
                 server.abort();
             }
         }
+        if let Presence::Redis(p) = &*state.presence {
+            p.unregister().await;
+        }
         state.hub.store.clone().close().await;
         Ok(())
     }
+}
+
+/// What `App::build` made before choosing the adapter.
+struct Parts {
+    settings: Arc<Settings>,
+    store: Store,
+    metrics: Arc<Metrics>,
+    auth: Arc<Authenticator>,
+}
+
+/// The socketioxide Redis adapter over AgentHub's driver.
+type HubAdapter<E> = CustomRedisAdapter<E, HubDriver>;
+
+fn redis_error(e: fred::error::Error) -> StartupError {
+    StartupError::Io {
+        context: "connecting to redis".into(),
+        source: std::io::Error::other(e.to_string()),
+    }
+}
+
+/// Everything after the adapter choice, for any adapter: fan-out, hub, bootstrap, state,
+/// namespace, router, listener. Returns the namespace's init result (a future to await with
+/// the Redis adapter).
+async fn assemble<A: Adapter + DefinedAdapter>(
+    parts: Parts,
+    io: SocketIo<A>,
+    layer: SocketIoLayer<A>,
+    presence: Presence,
+    redis: Option<RedisClients>,
+) -> Result<(App, A::InitRes), StartupError> {
+    let Parts {
+        settings,
+        store,
+        metrics,
+        auth,
+    } = parts;
+    let fanout = Arc::new(SocketIoFanout {
+        io: io.clone(),
+        store: store.clone(),
+    });
+    let hub = Hub::new(store, settings.clone(), fanout, metrics.clone());
+    let bootstrap_key = if settings.bootstrap && !settings.is_production() {
+        bootstrap(&hub).await?
+    } else {
+        None
+    };
+    let addr = SocketAddr::new(settings.host, settings.port);
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartupError::Io {
+            context: format!("binding {addr}"),
+            source,
+        })?;
+    let state = AppState {
+        settings,
+        hub,
+        auth,
+        presence: Arc::new(presence),
+        metrics,
+        redis,
+        shutdown: CancellationToken::new(),
+    };
+    let init = crate::realtime::attach(&io, state.clone());
+    let router = crate::http::router(state.clone(), layer);
+    Ok((
+        App {
+            listener,
+            state,
+            router,
+            bootstrap_key,
+        },
+        init,
+    ))
 }
 
 /// On an empty database, creates the agent `admin` and returns its first API key.

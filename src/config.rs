@@ -38,6 +38,10 @@ pub struct Settings {
     /// Prefix of every Redis key and channel.
     #[arg(long, env = "REDIS_PREFIX", default_value = "agenthub", global = true)]
     pub redis_prefix: String,
+    /// This node's id in the cluster (with `REDIS_URL`); unset: a random one per start. A
+    /// node restarting with the same id first clears what its previous run left in Redis.
+    #[arg(long, env = "NODE_ID", global = true)]
+    pub node_id: Option<String>,
     /// Access token lifetime in seconds.
     #[arg(long, env = "JWT_TTL_SECONDS", default_value_t = 900, global = true)]
     pub jwt_ttl_seconds: u64,

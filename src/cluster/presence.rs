@@ -14,7 +14,7 @@ use crate::model::{AgentRef, MemberView, timestamp};
 pub const STATUSES: [&str; 3] = ["online", "away", "busy"];
 
 #[derive(Default)]
-pub struct Presence {
+pub struct LocalPresence {
     state: Mutex<State>,
 }
 
@@ -83,7 +83,7 @@ impl State {
     }
 }
 
-impl Presence {
+impl LocalPresence {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -224,7 +224,7 @@ mod tests {
 
     #[tokio::test]
     async fn presence_counts_an_agent_once_across_its_sockets() {
-        let p = Presence::default();
+        let p = LocalPresence::default();
         let amy = agent("amy");
         p.connect(&amy, "s1", 2).await.unwrap();
         p.connect(&amy, "s2", 2).await.unwrap();
@@ -251,7 +251,7 @@ mod tests {
 
     #[tokio::test]
     async fn status_belongs_to_the_agent_and_resets_when_it_goes() {
-        let p = Presence::default();
+        let p = LocalPresence::default();
         let amy = agent("amy");
         p.connect(&amy, "s1", 5).await.unwrap();
         p.join("a", amy.id, "s1").await;

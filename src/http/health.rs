@@ -20,20 +20,37 @@ async fn healthz() -> Json<Value> {
 }
 
 /// 200 when the database answers; 503 when it does not or while draining for shutdown.
+/// Redis failing alone is 200 `degraded`: every node shares it, so taking them all out of
+/// the load balancer would turn a degraded hub into a dead one.
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let database_ok = state.hub.store.ping().await.is_ok();
+    let (database_ok, redis) = tokio::join!(state.hub.store.ping(), async {
+        match &state.redis {
+            None => "disabled",
+            Some(r) => {
+                let up = r.ping().await;
+                state.metrics.redis_up.set(i64::from(up));
+                if up { "ok" } else { "error" }
+            }
+        }
+    });
+    let database_ok = database_ok.is_ok();
     let mut checks = json!({
         "database": if database_ok { "ok" } else { "error" },
-        "redis": "disabled",
+        "redis": redis,
     });
     let draining = state.shutdown.is_cancelled();
     if draining {
         checks["shutdown"] = json!("draining");
     }
     if database_ok && !draining {
+        let status = if redis == "error" {
+            "degraded"
+        } else {
+            "ready"
+        };
         (
             StatusCode::OK,
-            Json(json!({"status": "ready", "checks": checks})),
+            Json(json!({"status": status, "checks": checks})),
         )
     } else {
         (

@@ -36,6 +36,9 @@ async fn metrics(State(state): State<AppState>, req: Request) -> Response {
         .get_or_create(&PoolLabels { state: "in_use" })
         .set(i64::from(open).saturating_sub(idle as i64));
     m.db_up.set(i64::from(state.hub.store.ping().await.is_ok()));
+    if let Some(redis) = &state.redis {
+        m.redis_up.set(i64::from(redis.ping().await));
+    }
     (
         StatusCode::OK,
         [(

@@ -48,6 +48,12 @@ pub struct Metrics {
     pub http_request_duration: Family<HttpRouteLabels, Histogram>,
     pub db_pool_connections: Family<PoolLabels, Gauge>,
     pub db_up: Gauge,
+    /// 1 when Redis answered the last check, 0 when not; absent without `REDIS_URL`.
+    pub redis_up: Gauge,
+    /// Redis commands and publishes that failed (the hub went on without them).
+    pub redis_errors: Counter,
+    /// Adapter messages received from Redis and dropped (a full buffer or a lagging reader).
+    pub redis_dropped_messages: Counter,
 }
 
 fn latency_histogram() -> Histogram {
@@ -118,6 +124,24 @@ impl Default for Metrics {
             "1 when the database answered the last scrape's ping",
             db_up.clone(),
         );
+        let redis_up = Gauge::default();
+        registry.register(
+            "redis_up",
+            "1 when Redis answered the last check (0 while it is down; 1 without REDIS_URL)",
+            redis_up.clone(),
+        );
+        let redis_errors = Counter::default();
+        registry.register(
+            "redis_errors",
+            "Redis commands and publishes that failed",
+            redis_errors.clone(),
+        );
+        let redis_dropped_messages = Counter::default();
+        registry.register(
+            "redis_dropped_messages",
+            "Adapter messages from Redis dropped by a full buffer or a lagging reader",
+            redis_dropped_messages.clone(),
+        );
         Self {
             registry,
             ws_connections,
@@ -129,6 +153,9 @@ impl Default for Metrics {
             http_request_duration,
             db_pool_connections,
             db_up,
+            redis_up,
+            redis_errors,
+            redis_dropped_messages,
         }
     }
 }

@@ -7,6 +7,7 @@ mod agents;
 mod audit;
 mod auth;
 mod clients;
+mod cluster;
 mod hardening;
 mod limits;
 mod messages;

@@ -226,6 +226,24 @@ impl Sio {
         .unwrap_or_else(|_| panic!("no {name} event within {WAIT:?}"))
     }
 
+    /// Waits, without a time limit of its own, for the next `name` event (wrap it in a
+    /// timeout); panics if the socket closes first.
+    pub async fn next_event_quiet(&self, name: &str) -> Value {
+        loop {
+            let notified = self.arrived.notified();
+            {
+                let mut events = self.events.lock().await;
+                if let Some(i) = events.iter().position(|(n, _)| n == name) {
+                    return events.remove(i).1;
+                }
+            }
+            if *self.closed.borrow() {
+                panic!("socket closed while waiting for {name}");
+            }
+            notified.await;
+        }
+    }
+
     /// Asserts that no `name` event arrives within `wait`.
     pub async fn assert_no_event(&self, name: &str, wait: Duration) {
         tokio::time::sleep(wait).await;
