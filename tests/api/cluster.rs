@@ -62,6 +62,31 @@ struct Cluster {
     http: reqwest::Client,
 }
 
+impl Drop for Cluster {
+    /// Stops the nodes, then removes the test's keys (best effort) from the shared Redis.
+    fn drop(&mut self) {
+        self.nodes.clear();
+        let Ok(out) = Command::new("redis-cli")
+            .args(["-u", &self.redis_url, "--scan", "--pattern"])
+            .arg(format!("{}*", self.prefix))
+            .output()
+        else {
+            return;
+        };
+        let keys: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        for chunk in keys.chunks(100) {
+            let _ = Command::new("redis-cli")
+                .args(["-u", &self.redis_url, "DEL"])
+                .args(chunk)
+                .stdout(Stdio::null())
+                .status();
+        }
+    }
+}
+
 impl Cluster {
     async fn start(n: usize, redis_url: String, extra_env: &[(&str, &str)]) -> Cluster {
         let db = TestDb::new(Backend::Postgres).await;
