@@ -690,7 +690,10 @@ async fn a_redis_outage_degrades_to_local_delivery_and_recovers() {
             if ready["status"] == "ready" {
                 break;
             }
-            assert!(Instant::now() < deadline, "node {i} not ready again: {ready}");
+            assert!(
+                Instant::now() < deadline,
+                "node {i} not ready again: {ready}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
