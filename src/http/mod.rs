@@ -6,6 +6,7 @@
 mod agents;
 mod audit;
 mod auth;
+mod dashboard;
 mod extract;
 mod health;
 mod messages;
@@ -57,6 +58,7 @@ pub fn router<A: socketioxide::adapter::Adapter>(
     // Health, readiness and the OpenAPI document are not rate-limited; everything else is REST.
     let router = Router::new()
         .merge(health::router())
+        .merge(dashboard::router())
         .merge(openapi::router(doc))
         .merge(metrics::router())
         .route_layer(axum::middleware::from_fn(observe::tag_route))
@@ -66,7 +68,12 @@ pub fn router<A: socketioxide::adapter::Adapter>(
         .layer(socket_io)
         .layer(origins.cors_layer())
         .layer(axum::middleware::from_fn_with_state(
-            socket_guard::SocketGuard::new(&state_settings, origins, state.metrics.clone()),
+            socket_guard::SocketGuard::new(
+                &state_settings,
+                origins,
+                state.metrics.clone(),
+                state.shutdown.clone(),
+            ),
             socket_guard::guard,
         ))
         .layer(axum::middleware::from_fn_with_state(

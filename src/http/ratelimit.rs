@@ -13,9 +13,10 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use governor::middleware::NoOpMiddleware;
 use serde_json::json;
 use tower::{Layer, Service, ServiceExt};
-use tower_governor::governor::GovernorConfigBuilder;
+use tower_governor::governor::{GovernorConfigBuilder, SharedRateLimiter};
 use tower_governor::key_extractor::KeyExtractor;
 use tower_governor::{GovernorError, GovernorLayer};
 use uuid::Uuid;
@@ -76,12 +77,36 @@ where
             .burst_size(per_min.max(1))
             .finish()
             .expect("a non-zero quota");
+        let limiter = config.limiter().clone();
+        spawn_pruning(limiter, state.shutdown.clone());
         GovernorLayer::new(config).error_handler(too_many)
     };
     let settings = &state.settings;
     let by_ip = governor(settings.rate_limit_rest_anon_per_min).layer(api.clone());
     let by_agent = governor(settings.rate_limit_rest_auth_per_min).layer(api);
     axum::middleware::from_fn_with_state(state, classify).layer(ByKey { by_ip, by_agent })
+}
+
+/// Forgets, once a minute, the buckets of clients that are full again (idle), so memory
+/// follows the active clients rather than every address ever seen.
+pub fn spawn_pruning<K>(
+    limiter: SharedRateLimiter<K, NoOpMiddleware>,
+    shutdown: tokio_util::sync::CancellationToken,
+) where
+    K: Clone + std::hash::Hash + Eq + Send + Sync + 'static,
+{
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {
+                    limiter.retain_recent();
+                    limiter.shrink_to_fit();
+                }
+                () = shutdown.cancelled() => return,
+            }
+        }
+    });
 }
 
 /// Sends a tagged request to the governor of its kind of key. (tower's `Steer` would do, but

@@ -30,13 +30,19 @@ pub struct SocketGuard {
 }
 
 impl SocketGuard {
-    pub fn new(settings: &Settings, origins: OriginPolicy, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        settings: &Settings,
+        origins: OriginPolicy,
+        metrics: Arc<Metrics>,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) -> Self {
         let per_min = settings.rate_limit_handshakes_per_min.max(1);
         let handshakes = GovernorConfigBuilder::default()
             .period(Duration::from_secs(60) / per_min)
             .burst_size(per_min)
             .finish()
             .expect("a non-zero quota");
+        super::ratelimit::spawn_pruning(handshakes.limiter().clone(), shutdown);
         Self {
             origins,
             trust_proxy: settings.trust_proxy,
