@@ -33,6 +33,8 @@ RUN mkdir -p src entity/src migration/src tests/api \
 COPY src src
 COPY entity/src entity/src
 COPY migration/src migration/src
+# The dashboard is compiled into the binary (include_str!).
+COPY static static
 RUN mkdir -p tests/api && echo 'fn main() {}' > tests/api/main.rs \
  && find src entity/src migration/src -name '*.rs' -exec touch {} + \
  && cargo build --release --locked --bin agenthub \

@@ -2,7 +2,7 @@
 //
 // Security notes:
 // - Every string that comes from the hub (names, topics, bodies, notes) is rendered with
-//   textContent, never innerHTML: bodies are stored verbatim and may contain markup.
+//   textContent, never parsed as HTML: bodies are stored verbatim and may contain markup.
 // - The API key lives in memory (and in sessionStorage only if the operator asks); it is sent
 //   only in the Authorization header of the token exchange, never in a URL.
 // - The page runs under `Content-Security-Policy: default-src 'self'`: no inline code or style.
@@ -116,8 +116,10 @@
     state.jwtIssuedAt = Date.now();
     state.jwtExpiresAt = state.jwtIssuedAt + body.expires_in * 1000;
     clearTimeout(state.refreshTimer);
-    // Two minutes before expiry (the hub warns sockets at one minute), at least 5 s from now.
-    const inMs = Math.max(5000, (body.expires_in - 120) * 1000);
+    // Two minutes before expiry (the hub warns sockets at one minute), or halfway through a
+    // shorter lifetime; at least 5 s from now.
+    const ttl = body.expires_in;
+    const inMs = Math.max(5000, (ttl - Math.min(120, ttl / 2)) * 1000);
     state.refreshTimer = setTimeout(() => refreshToken(), inMs);
     return body;
   }

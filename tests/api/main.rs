@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod clients;
 mod cluster;
+mod dashboard;
 mod hardening;
 mod limits;
 mod messages;
