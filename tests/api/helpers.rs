@@ -29,7 +29,6 @@ pub fn pg_admin_url() -> String {
 /// A database of its own for one test; dropped (PostgreSQL) or deleted (SQLite) at the end.
 pub struct TestDb {
     pub url: String,
-    pub backend: Backend,
     pg_name: Option<String>,
     pub dir: tempfile::TempDir,
 }
@@ -40,7 +39,6 @@ impl TestDb {
         match backend {
             Backend::Sqlite => TestDb {
                 url: format!("sqlite://{}?mode=rwc", dir.path().join("hub.db").display()),
-                backend,
                 pg_name: None,
                 dir,
             },
@@ -58,7 +56,6 @@ impl TestDb {
                 let server = &base[..base.rfind('/').expect("url has a database")];
                 TestDb {
                     url: format!("{server}/{name}"),
-                    backend,
                     pg_name: Some(name),
                     dir,
                 }
@@ -121,7 +118,6 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// The bootstrap admin's API key.
     pub admin_key: String,
-    pub backend: Backend,
     pub db: TestDb,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
@@ -159,7 +155,6 @@ pub async fn spawn_on(db: TestDb, settings: Settings) -> TestApp {
         base: format!("http://{addr}"),
         http: reqwest::Client::new(),
         admin_key,
-        backend: db.backend,
         db,
         stop: Some(stop),
         server: Some(server),

@@ -1,5 +1,6 @@
 //! AgentHub's integration tests: the real server over real HTTP, on PostgreSQL and SQLite.
 
+mod common;
 mod helpers;
 mod sio;
 

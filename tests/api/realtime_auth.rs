@@ -10,6 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::common::{assert_ok, json_of};
 use crate::helpers::{Backend, TestApp, spawn_app_with};
 use crate::sio::{Refused, Sio, WAIT};
 
@@ -18,15 +19,6 @@ fn assert_error(ack: &Value, code: &str) {
     assert_eq!(ack["ok"], false, "an error ack: {ack}");
     assert_eq!(ack["error"]["code"], code, "ack: {ack}");
     assert!(ack["error"]["message"].is_string(), "ack: {ack}");
-}
-
-#[track_caller]
-fn assert_ok(ack: &Value) {
-    assert_eq!(ack["ok"], true, "an ok ack: {ack}");
-}
-
-async fn json_of(res: reqwest::Response) -> Value {
-    res.json().await.expect("a JSON body")
 }
 
 /// The handshake's `connect_error` message, or a panic if it connected.

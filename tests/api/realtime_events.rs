@@ -9,6 +9,7 @@ use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::common::{assert_ok, assert_timestamp, joined, json_of, key_set, keys, send};
 use crate::helpers::TestApp;
 use crate::sio::Sio;
 
@@ -61,27 +62,6 @@ const MESSAGE_KEYS: [&str; 8] = [
     "created_at",
 ];
 
-fn keys(v: &Value) -> BTreeSet<String> {
-    v.as_object()
-        .unwrap_or_else(|| panic!("an object: {v}"))
-        .keys()
-        .cloned()
-        .collect()
-}
-
-fn key_set(names: &[&str]) -> BTreeSet<String> {
-    names.iter().map(|s| (*s).to_owned()).collect()
-}
-
-/// RFC 3339 UTC with milliseconds, ending in `Z`.
-fn assert_timestamp(v: &Value) {
-    let s = v
-        .as_str()
-        .unwrap_or_else(|| panic!("a timestamp string: {v}"));
-    let re = regex_lite::Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$").unwrap();
-    assert!(re.is_match(s), "RFC 3339 with milliseconds and Z: {s}");
-}
-
 fn assert_ref(v: &Value, name: &str) {
     assert_eq!(
         keys(v),
@@ -115,30 +95,6 @@ fn assert_error(ack: &Value, code: &str) {
     assert_eq!(ack["ok"], false, "an error ack: {ack}");
     assert_eq!(ack["error"]["code"], code, "ack: {ack}");
     assert!(ack["error"]["message"].is_string(), "ack: {ack}");
-}
-
-#[track_caller]
-fn assert_ok(ack: &Value) {
-    assert_eq!(ack["ok"], true, "an ok ack: {ack}");
-}
-
-async fn joined(app: &TestApp, key: &str, room: &str) -> Sio {
-    let s = Sio::connect(app.addr, key).await;
-    let ack = s.emit("room:join", json!({"room": room})).await;
-    assert_ok(&ack);
-    s
-}
-
-async fn send(s: &Sio, room: &str, body: &str) -> Value {
-    let ack = s
-        .emit("message:send", json!({"room": room, "body": body}))
-        .await;
-    assert_ok(&ack);
-    ack["message"].clone()
-}
-
-async fn json_of(res: reqwest::Response) -> Value {
-    res.json().await.expect("a JSON body")
 }
 
 /// The whole history of a room over REST, as `key` (at most 100).

@@ -2,7 +2,6 @@
 //! that are not one object, extra arguments, binary attachments, malformed packets, oversized
 //! frames, join/leave churn, and event floods. None of it may hurt anyone else.
 
-use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
@@ -10,6 +9,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::common::{assert_ok, joined, json_of, key_set, keys, send};
 use crate::helpers::TestApp;
 use crate::sio::Sio;
 
@@ -33,23 +33,6 @@ fn assert_error(ack: &Value, code: &str) {
     assert!(ack["error"]["message"].is_string(), "ack: {ack}");
 }
 
-#[track_caller]
-fn assert_ok(ack: &Value) {
-    assert_eq!(ack["ok"], true, "an ok ack: {ack}");
-}
-
-fn keys(v: &Value) -> BTreeSet<String> {
-    v.as_object()
-        .unwrap_or_else(|| panic!("an object: {v}"))
-        .keys()
-        .cloned()
-        .collect()
-}
-
-fn key_set(names: &[&str]) -> BTreeSet<String> {
-    names.iter().map(|s| (*s).to_owned()).collect()
-}
-
 /// A `hub:error` body for this event and code.
 #[track_caller]
 fn assert_hub_error(v: &Value, event: &str, code: &str) {
@@ -61,25 +44,6 @@ fn assert_hub_error(v: &Value, event: &str, code: &str) {
     assert_eq!(v["event"], event, "hub:error {v}");
     assert_eq!(v["code"], code, "hub:error {v}");
     assert!(v["message"].is_string(), "hub:error {v}");
-}
-
-async fn joined(app: &TestApp, key: &str, room: &str) -> Sio {
-    let s = Sio::connect(app.addr, key).await;
-    let ack = s.emit("room:join", json!({"room": room})).await;
-    assert_ok(&ack);
-    s
-}
-
-async fn send(s: &Sio, room: &str, body: &str) -> Value {
-    let ack = s
-        .emit("message:send", json!({"room": room, "body": body}))
-        .await;
-    assert_ok(&ack);
-    ack["message"].clone()
-}
-
-async fn json_of(res: reqwest::Response) -> Value {
-    res.json().await.expect("a JSON body")
 }
 
 async fn history_bodies(app: &TestApp, key: &str, room: &str) -> Vec<String> {

@@ -2,47 +2,22 @@
 //! `presence:set`/`presence:update`, `presence:list`, `GET /rooms/{name}/presence` and
 //! `online` on agents.
 
-use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::common::{assert_ok, assert_timestamp, json_of, key_set, keys};
 use crate::helpers::TestApp;
 use crate::sio::Sio;
 
 const QUIET: Duration = Duration::from_millis(300);
-
-fn keys(v: &Value) -> BTreeSet<String> {
-    v.as_object()
-        .unwrap_or_else(|| panic!("an object: {v}"))
-        .keys()
-        .cloned()
-        .collect()
-}
-
-fn key_set(names: &[&str]) -> BTreeSet<String> {
-    names.iter().map(|s| (*s).to_owned()).collect()
-}
-
-fn assert_timestamp(v: &Value) {
-    let s = v
-        .as_str()
-        .unwrap_or_else(|| panic!("a timestamp string: {v}"));
-    let re = regex_lite::Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$").unwrap();
-    assert!(re.is_match(s), "RFC 3339 with milliseconds and Z: {s}");
-}
 
 #[track_caller]
 fn assert_error(ack: &Value, code: &str) {
     assert_eq!(ack["ok"], false, "an error ack: {ack}");
     assert_eq!(ack["error"]["code"], code, "ack: {ack}");
     assert!(ack["error"]["message"].is_string(), "ack: {ack}");
-}
-
-#[track_caller]
-fn assert_ok(ack: &Value) {
-    assert_eq!(ack["ok"], true, "an ok ack: {ack}");
 }
 
 /// A `member` object of this agent with this status, note and connection count.
@@ -93,10 +68,6 @@ fn names(members: &[Value]) -> Vec<String> {
         .iter()
         .map(|m| m["agent"]["name"].as_str().unwrap().to_owned())
         .collect()
-}
-
-async fn json_of(res: reqwest::Response) -> Value {
-    res.json().await.expect("a JSON body")
 }
 
 async fn rest_presence(app: &TestApp, key: &str, room: &str) -> Vec<Value> {

@@ -1,0 +1,56 @@
+//! Small helpers the Socket.IO test files share: ack checks, JSON shapes, joined sockets.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+use crate::sio::Sio;
+
+/// The field names of a JSON object.
+pub fn keys(v: &Value) -> BTreeSet<String> {
+    v.as_object()
+        .unwrap_or_else(|| panic!("an object: {v}"))
+        .keys()
+        .cloned()
+        .collect()
+}
+
+pub fn key_set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// RFC 3339 UTC with milliseconds, ending in `Z`.
+pub fn assert_timestamp(v: &Value) {
+    let s = v
+        .as_str()
+        .unwrap_or_else(|| panic!("a timestamp string: {v}"));
+    let re = regex_lite::Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$").unwrap();
+    assert!(re.is_match(s), "RFC 3339 with milliseconds and Z: {s}");
+}
+
+#[track_caller]
+pub fn assert_ok(ack: &Value) {
+    assert_eq!(ack["ok"], true, "an ok ack: {ack}");
+}
+
+/// A socket of `key` that has joined `room`.
+pub async fn joined(app: &TestApp, key: &str, room: &str) -> Sio {
+    let s = Sio::connect(app.addr, key).await;
+    let ack = s.emit("room:join", json!({"room": room})).await;
+    assert_ok(&ack);
+    s
+}
+
+/// Sends a message and returns the stored message from the ack.
+pub async fn send(s: &Sio, room: &str, body: &str) -> Value {
+    let ack = s
+        .emit("message:send", json!({"room": room, "body": body}))
+        .await;
+    assert_ok(&ack);
+    ack["message"].clone()
+}
+
+pub async fn json_of(res: reqwest::Response) -> Value {
+    res.json().await.expect("a JSON body")
+}
