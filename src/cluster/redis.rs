@@ -260,3 +260,55 @@ impl Driver for HubDriver {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::{Arc, RwLock};
+    use std::time::Duration;
+
+    use fred::prelude::Server;
+    use fred::types::{Message, MessageKind};
+    use tokio::sync::{broadcast, mpsc};
+
+    use super::route_messages;
+    use crate::telemetry::Metrics;
+
+    fn message(body: &str) -> Message {
+        Message {
+            channel: "chan".into(),
+            kind: MessageKind::SMessage,
+            value: body.into(),
+            server: Server::new("127.0.0.1", 6379),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_channel_buffer_drops_and_counts_instead_of_panicking() {
+        let (pubsub, rx) = broadcast::channel(16);
+        let (tx, mut stream) = mpsc::channel(1);
+        let handlers = Arc::new(RwLock::new(HashMap::from([("chan".to_owned(), tx)])));
+        let metrics = Arc::new(Metrics::default());
+        let router = tokio::spawn(route_messages(rx, handlers, metrics.clone()));
+        for body in ["one", "two", "three"] {
+            pubsub.send(message(body)).unwrap();
+        }
+        let first = tokio::time::timeout(Duration::from_secs(1), stream.recv())
+            .await
+            .unwrap();
+        assert_eq!(first.unwrap().1, b"one");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(
+            metrics.redis_dropped_messages.get(),
+            2,
+            "the overflow is counted"
+        );
+        // Routing goes on after the overflow.
+        pubsub.send(message("four")).unwrap();
+        let next = tokio::time::timeout(Duration::from_secs(1), stream.recv())
+            .await
+            .unwrap();
+        assert_eq!(next.unwrap().1, b"four");
+        assert!(!router.is_finished());
+    }
+}

@@ -748,3 +748,43 @@ async fn seq_is_gap_free_with_concurrent_senders_on_different_nodes() {
         (1..=(3 * EACH) as i64).collect::<Vec<_>>()
     );
 }
+
+/// A node that comes back with the same `NODE_ID` clears what its previous life left in
+/// Redis at once, well before the reaper would (a node is dead after ~8 s of silence).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_restarting_with_its_id_clears_its_stale_presence_at_once() {
+    let mut c = Cluster::start(1, shared_redis_url(), &[]).await;
+    let (amy, _) = c.agent("amy", "agent").await;
+    let (bob, _) = c.agent("bob", "agent").await;
+    c.extra_env
+        .push(("NODE_ID".into(), "restarting-node".into()));
+    let first = c.add_node().await;
+    let b = joined(c.addr(0), &bob, "ops").await;
+    let a = joined(c.addr(first), &amy, "ops").await;
+    b.next_event("presence:join").await;
+
+    c.nodes[first].kill9();
+    let killed = Instant::now();
+    assert!(a.closed_within(Duration::from_secs(5)).await);
+    let again = c.add_node().await;
+    c.extra_env.pop();
+    let left = tokio::time::timeout(
+        Duration::from_secs(6).saturating_sub(killed.elapsed()),
+        b.next_event_quiet("presence:leave"),
+    )
+    .await
+    .expect("the restarted node cleared amy's stale presence before any reaper could");
+    assert_eq!(left["agent"]["name"], "amy");
+
+    // Back on the restarted node, amy is one member with one connection.
+    let _a = joined(c.addr(again), &amy, "ops").await;
+    let members = c.get(0, "/api/v1/rooms/ops/presence", &c.admin_key).await;
+    let amy_member: Vec<&Value> = members["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["agent"]["name"] == "amy")
+        .collect();
+    assert_eq!(amy_member.len(), 1, "{members}");
+    assert_eq!(amy_member[0]["connections"], 1, "{members}");
+}
