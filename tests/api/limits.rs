@@ -110,3 +110,48 @@ async fn invalid_credentials_count_against_the_ip() {
     let rejected = burst(&app, 20, || http.get(&url).bearer_auth("ahk_forged")).await;
     assert!(rejected >= 9, "rejected {rejected} of 20");
 }
+
+/// JSON nested deeper than the parser's limit (128) is refused, over REST with the error body
+/// and over Socket.IO as a malformed packet that ends only its own connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deeply_nested_json_is_refused_without_harm() {
+    let app = crate::helpers::spawn_app(Backend::Sqlite).await;
+    let deep = format!("{}1{}", "[".repeat(300), "]".repeat(300));
+    let res = app
+        .http
+        .post(app.url("/api/v1/rooms"))
+        .bearer_auth(&app.admin_key)
+        .header("content-type", "application/json")
+        .body(format!(r#"{{"name":"deep","topic":{deep}}}"#))
+        .send()
+        .await
+        .unwrap();
+    expect_error(res, StatusCode::BAD_REQUEST, "bad_request").await;
+
+    let other = crate::sio::Sio::connect(app.addr, &app.admin_key).await;
+    let attacker = crate::sio::Sio::connect(app.addr, &app.admin_key).await;
+    attacker.send_text(&format!(
+        r#"21["message:send",{{"room":"x","body":"b","metadata":{{"a":{deep}}}}}]"#
+    ));
+    let ack = attacker
+        .try_emit(
+            "presence:list",
+            serde_json::json!({"room": "x"}),
+            std::time::Duration::from_secs(2),
+        )
+        .await;
+    // Either the connection was closed as malformed, or it answered the next event normally.
+    assert!(
+        ack.is_none() || ack.as_ref().is_some_and(|a| a["ok"].is_boolean()),
+        "{ack:?}"
+    );
+    let ack = other
+        .emit("presence:list", serde_json::json!({"room": "x"}))
+        .await;
+    assert_eq!(
+        ack["error"]["code"], "not_found",
+        "other sockets are unaffected: {ack}"
+    );
+    let health = app.http.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+}
