@@ -133,20 +133,7 @@ impl Cluster {
         let mut child = cmd.spawn().expect("agenthub starts");
         if first {
             let stdout = child.stdout.take().unwrap();
-            self.admin_key = tokio::task::spawn_blocking(move || {
-                use std::io::{BufRead, BufReader};
-                BufReader::new(stdout)
-                    .lines()
-                    .map_while(Result::ok)
-                    .find_map(|l| {
-                        l.split_whitespace()
-                            .find(|w| w.starts_with("ahk_"))
-                            .map(str::to_owned)
-                    })
-            })
-            .await
-            .unwrap()
-            .expect("the first node prints the admin key");
+            self.admin_key = crate::helpers::read_banner_key(stdout).await;
         }
         let node = Node {
             child,

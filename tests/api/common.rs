@@ -1,4 +1,4 @@
-//! Small helpers the Socket.IO test files share: ack checks, JSON shapes, joined sockets.
+//! Small helpers the test files share: ack checks, JSON shapes, timestamps, joined sockets.
 
 use std::collections::BTreeSet;
 
@@ -27,6 +27,18 @@ pub fn assert_timestamp(v: &Value) {
         .unwrap_or_else(|| panic!("a timestamp string: {v}"));
     let re = regex_lite::Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$").unwrap();
     assert!(re.is_match(s), "RFC 3339 with milliseconds and Z: {s}");
+}
+
+/// `assert_timestamp`, and within two minutes of now (for what the test just created).
+pub fn assert_recent_timestamp(v: &Value) {
+    assert_timestamp(v);
+    let s = v.as_str().unwrap_or_default();
+    let t = chrono::DateTime::parse_from_rfc3339(s).expect("parses as RFC 3339");
+    let age = chrono::Utc::now().signed_duration_since(t);
+    assert!(
+        age.num_seconds().abs() < 120,
+        "timestamp {s} is close to now"
+    );
 }
 
 #[track_caller]

@@ -9,6 +9,7 @@ use reqwest::{Method, Response, StatusCode};
 use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{Value, json};
 
+use crate::common::json_of;
 use crate::helpers::{Backend, TestApp, expect_error, spawn_app_with};
 
 const INJECTIONS: [&str; 3] = [
@@ -30,10 +31,6 @@ fn enc(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-async fn json_of(res: Response) -> Value {
-    res.json().await.expect("a JSON body")
 }
 
 /// A refusal: 400 or 404 with the matching error body, never a 5xx or a success.

@@ -280,6 +280,28 @@ impl TestApp {
     }
 }
 
+/// The API key in the first-start banner a server process prints on stdout; `None` when the
+/// stream ends without one.
+pub fn banner_key(stdout: impl std::io::Read) -> Option<String> {
+    use std::io::BufRead;
+    std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            line.split_whitespace()
+                .find(|w| w.starts_with("ahk_"))
+                .map(str::to_owned)
+        })
+}
+
+/// `banner_key` off the async workers, for a server that must print one.
+pub async fn read_banner_key(stdout: std::process::ChildStdout) -> String {
+    tokio::task::spawn_blocking(move || banner_key(stdout))
+        .await
+        .unwrap()
+        .expect("the first start prints the admin key")
+}
+
 /// Asserts the status and the documented error body, returning the error code.
 pub async fn expect_error(res: Response, status: StatusCode, code: &str) {
     assert_eq!(res.status(), status);

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
+use crate::common::{assert_recent_timestamp, json_of};
 use crate::helpers::{TestApp, expect_error};
 
 /// `MAX_MESSAGE_BYTES` by default.
@@ -21,24 +22,6 @@ const MESSAGE_KEYS: [&str; 8] = [
     "client_id",
     "created_at",
 ];
-
-async fn json_of(res: Response) -> Value {
-    res.json().await.expect("a JSON body")
-}
-
-fn assert_timestamp(v: &Value) {
-    let s = v
-        .as_str()
-        .unwrap_or_else(|| panic!("timestamp is a string: {v}"));
-    let re = regex_lite::Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$").unwrap();
-    assert!(re.is_match(s), "RFC 3339 with milliseconds and Z: {s}");
-    let t = chrono::DateTime::parse_from_rfc3339(s).expect("parses as RFC 3339");
-    let age = chrono::Utc::now().signed_duration_since(t);
-    assert!(
-        age.num_seconds().abs() < 120,
-        "timestamp {s} is close to now"
-    );
-}
 
 fn assert_message_shape(m: &Value) {
     let keys: BTreeSet<&str> = m
@@ -64,7 +47,7 @@ fn assert_message_shape(m: &Value) {
     assert!(m["body"].is_string());
     assert!(m["metadata"].is_object() || m["metadata"].is_null());
     assert!(m["client_id"].is_string() || m["client_id"].is_null());
-    assert_timestamp(&m["created_at"]);
+    assert_recent_timestamp(&m["created_at"]);
 }
 
 async fn create_room(app: &TestApp, key: &str, name: &str, private: bool) {

@@ -7,7 +7,6 @@
 //!   everything recovers by itself when the database returns.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -112,19 +111,7 @@ impl Server {
     /// The first-start banner's admin key (development mode prints it once).
     async fn banner_key(&mut self) -> String {
         let stdout = self.child.stdout.take().expect("stdout piped");
-        tokio::task::spawn_blocking(move || {
-            BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-                .find_map(|l| {
-                    l.split_whitespace()
-                        .find(|w| w.starts_with("ahk_"))
-                        .map(str::to_owned)
-                })
-        })
-        .await
-        .unwrap()
-        .expect("the first start prints the admin key")
+        crate::helpers::read_banner_key(stdout).await
     }
 
     async fn get(&self, path: &str, key: &str) -> reqwest::Response {

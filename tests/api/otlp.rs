@@ -116,20 +116,7 @@ async fn spans_reach_an_otlp_receiver_with_names_attributes_and_parents() {
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let _server = Server(child);
-    let key = tokio::task::spawn_blocking(move || {
-        use std::io::BufRead;
-        std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .find_map(|l| {
-                l.split_whitespace()
-                    .find(|w| w.starts_with("ahk_"))
-                    .map(str::to_owned)
-            })
-    })
-    .await
-    .unwrap()
-    .expect("bootstrap key");
+    let key = crate::helpers::read_banner_key(stdout).await;
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
 

@@ -1,7 +1,6 @@
 //! The `agenthub` binary as OS processes: the embedded start, start-up validation, the
 //! operator CLI, and several processes writing one room.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -71,15 +70,7 @@ impl Server {
 
     /// The first line of stdout that holds an API key (the bootstrap banner).
     fn banner_key(&mut self) -> Option<String> {
-        let stdout = self.child.stdout.take()?;
-        BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .find_map(|line| {
-                line.split_whitespace()
-                    .find(|w| w.starts_with("ahk_"))
-                    .map(str::to_owned)
-            })
+        crate::helpers::banner_key(self.child.stdout.take()?)
     }
 }
 
@@ -358,19 +349,7 @@ async fn seq_is_gap_free_across_two_processes(backend: Backend) {
 impl Server {
     async fn banner_key_nonblocking(&mut self) -> String {
         let stdout = self.child.stdout.take().expect("stdout piped");
-        tokio::task::spawn_blocking(move || {
-            BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-                .find_map(|l| {
-                    l.split_whitespace()
-                        .find(|w| w.starts_with("ahk_"))
-                        .map(str::to_owned)
-                })
-        })
-        .await
-        .unwrap()
-        .expect("the first start prints the admin key")
+        crate::helpers::read_banner_key(stdout).await
     }
 }
 

@@ -3,9 +3,10 @@
 
 use std::collections::BTreeSet;
 
-use reqwest::{Method, Response, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::common::{assert_recent_timestamp, json_of};
 use crate::helpers::{TestApp, expect_error};
 
 const ROOM_KEYS: [&str; 7] = [
@@ -17,21 +18,6 @@ const ROOM_KEYS: [&str; 7] = [
     "archived",
     "last_seq",
 ];
-
-/// RFC 3339 UTC with milliseconds, ending in `Z` (SPEC §3).
-fn assert_timestamp(v: &Value) {
-    let s = v
-        .as_str()
-        .unwrap_or_else(|| panic!("timestamp is a string: {v}"));
-    let re = regex_lite::Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$").unwrap();
-    assert!(re.is_match(s), "RFC 3339 with milliseconds and Z: {s}");
-    let t = chrono::DateTime::parse_from_rfc3339(s).expect("parses as RFC 3339");
-    let age = chrono::Utc::now().signed_duration_since(t);
-    assert!(
-        age.num_seconds().abs() < 120,
-        "timestamp {s} is close to now"
-    );
-}
 
 fn assert_room_shape(room: &Value) {
     let keys: BTreeSet<&str> = room
@@ -47,11 +33,7 @@ fn assert_room_shape(room: &Value) {
     assert!(room["created_by"].is_string());
     assert!(room["archived"].is_boolean());
     assert!(room["last_seq"].is_i64());
-    assert_timestamp(&room["created_at"]);
-}
-
-async fn json_of(res: Response) -> Value {
-    res.json().await.expect("a JSON body")
+    assert_recent_timestamp(&room["created_at"]);
 }
 
 /// Creates a room as `key`, asserting 201, and returns it.

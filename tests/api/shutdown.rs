@@ -2,7 +2,6 @@
 //! sockets are closed, the process exits 0 within SHUTDOWN_TIMEOUT_SECONDS, and every message
 //! that was acknowledged is in the database.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -39,19 +38,7 @@ async fn sigterm_during_a_burst_loses_no_acknowledged_message() {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let key = tokio::task::spawn_blocking(move || {
-        BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .find_map(|l| {
-                l.split_whitespace()
-                    .find(|w| w.starts_with("ahk_"))
-                    .map(str::to_owned)
-            })
-    })
-    .await
-    .unwrap()
-    .expect("bootstrap key");
+    let key = crate::helpers::read_banner_key(stdout).await;
     let base = format!("http://127.0.0.1:{port}");
     let addr = format!("127.0.0.1:{port}").parse().unwrap();
 
