@@ -3,7 +3,7 @@
 //! `App::build` binds the listener (port 0 works), so tests run the real server in-process
 //! and the binary is a few lines.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,12 +16,14 @@ use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::{Authenticator, JwtKeys, load_or_create_secret};
+use crate::auth::{AuthFailures, Authenticator, JwtKeys, load_or_create_secret};
 use crate::cluster::redis::{HubDriver, RedisClients};
 use crate::cluster::{Presence, RedisPresence};
 use crate::config::{ConfigError, Settings};
+use crate::http::Readiness;
 use crate::hub::{Actor, Hub};
 use crate::model::Role;
+use crate::net::{ServeOptions, Transports};
 use crate::realtime::SocketIoFanout;
 use crate::store::{Store, StoreError};
 use crate::telemetry::Metrics;
@@ -39,6 +41,12 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The Redis clients, with `REDIS_URL`.
     pub redis: Option<RedisClients>,
+    /// The database and Redis as last probed (at most once a second).
+    pub readiness: Arc<Readiness>,
+    /// Which TCP connections carry which Socket.IO session, to drop them under Engine.IO.
+    pub transports: Transports,
+    /// Refused credentials per client address (handshakes and token exchanges).
+    pub failures: Arc<AuthFailures>,
     /// Cancelled when shutdown begins: readiness turns 503, background work stops.
     pub shutdown: CancellationToken,
 }
@@ -79,6 +87,23 @@ pub async fn open_store(settings: &Settings) -> Result<Store, StartupError> {
     Ok(store)
 }
 
+/// Like [`open_store`], but waits for a database that cannot be reached yet (a node started
+/// during a database outage, or before the database in a compose file), retrying with
+/// backoff up to 5 s apart. Other errors (bad credentials, a broken schema) end start-up.
+async fn open_store_patiently(settings: &Settings) -> Result<Store, StartupError> {
+    let mut wait = Duration::from_millis(250);
+    loop {
+        match open_store(settings).await {
+            Err(StartupError::Store(StoreError::Unavailable(e))) => {
+                tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "database unreachable; waiting for it");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// The JWT keys: `JWT_SECRET` (+ `JWT_SECRET_OLD`), or the secret generated in the data dir.
 fn jwt_keys(settings: &Settings) -> Result<JwtKeys, StartupError> {
     let secret = match &settings.secrets.jwt_secret {
@@ -103,7 +128,7 @@ impl App {
     pub async fn build(settings: Settings) -> Result<App, StartupError> {
         settings.validate()?;
         let settings = Arc::new(settings);
-        let store = open_store(&settings).await?;
+        let store = open_store_patiently(&settings).await?;
         let metrics = Arc::new(Metrics::default());
         let auth = Arc::new(Authenticator::new(
             store.clone(),
@@ -185,8 +210,9 @@ impl App {
     }
 
     /// Serves until `signal` resolves, then shuts down within `SHUTDOWN_TIMEOUT_SECONDS`
-    /// (SPEC §10): readiness turns 503 and new sockets are refused at once; live sockets are
-    /// closed so clients reconnect elsewhere; for a short grace period requests in flight
+    /// (SPEC §10): readiness and Socket.IO answer 503 at once; live sockets' transports are
+    /// dropped without an Engine.IO CLOSE packet, so stock clients reconnect by themselves (to
+    /// another node, or to this one restarted); for a short grace period requests in flight
     /// finish and load balancers see the 503; then the listener stops and open requests drain.
     pub async fn run_until(
         self,
@@ -194,23 +220,25 @@ impl App {
     ) -> std::io::Result<()> {
         let state = self.state.clone();
         let stop_http = CancellationToken::new();
-        let serve = axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(stop_http.clone().cancelled_owned());
-        let mut server = tokio::spawn(serve.into_future());
+        let options = ServeOptions {
+            header_read_timeout: Duration::from_secs(state.settings.http_header_timeout_seconds),
+            max_connections: state.settings.max_connections,
+        };
+        let serve = crate::net::serve(self.listener, self.router, options, stop_http.clone());
+        let mut server = tokio::spawn(serve);
         tokio::select! {
             () = signal => {}
             // The server ended on its own: an I/O error on the listener.
             joined = &mut server => return joined.map_err(std::io::Error::other)?,
         }
-        tracing::info!("shutting down: not ready, closing sockets, draining");
+        tracing::info!("shutting down: not ready, dropping socket transports, draining");
         let deadline = tokio::time::Instant::now()
             + Duration::from_secs(state.settings.shutdown_timeout_seconds);
         state.shutdown.cancel();
-        // axum's graceful shutdown does not track upgraded WebSockets: close them here.
+        let dropped = state.transports.drop_all();
+        tracing::info!(connections = dropped, "socket transports dropped");
+        // What is left (polling sessions between two requests) is closed inside socketioxide;
+        // its CLOSE packets never reach a client, whose next poll is answered 503.
         let _ = tokio::time::timeout_at(deadline, state.hub.fanout.close()).await;
         let grace = deadline.min(tokio::time::Instant::now() + DRAIN_GRACE);
         tokio::time::sleep_until(grace).await;
@@ -281,6 +309,16 @@ async fn assemble<A: Adapter + DefinedAdapter>(
             context: format!("binding {addr}"),
             source,
         })?;
+    let shutdown = CancellationToken::new();
+    let readiness = Arc::new(Readiness::new(
+        hub.store.clone(),
+        redis.clone(),
+        metrics.clone(),
+    ));
+    let transports = Transports::default();
+    transports.spawn_pruning(shutdown.clone());
+    let failures = Arc::new(AuthFailures::new(settings.rate_limit_auth_failures_per_min));
+    failures.spawn_pruning(shutdown.clone());
     let state = AppState {
         settings,
         hub,
@@ -288,7 +326,10 @@ async fn assemble<A: Adapter + DefinedAdapter>(
         presence: Arc::new(presence),
         metrics,
         redis,
-        shutdown: CancellationToken::new(),
+        readiness,
+        transports,
+        failures,
+        shutdown,
     };
     let init = crate::realtime::attach(&io, state.clone());
     let router = crate::http::router(state.clone(), layer);

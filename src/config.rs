@@ -78,14 +78,16 @@ pub struct Settings {
         global = true
     )]
     pub rate_limit_ws_events_per_sec: u32,
-    /// New Socket.IO (Engine.IO) handshakes per client IP per minute.
+    /// Refused credentials per client IP per minute (handshakes and token exchanges
+    /// together); past it that IP's new Engine.IO sessions and token exchanges get 429.
+    /// Successful handshakes are never capped: a fleet behind one address must get back at once.
     #[arg(
         long,
-        env = "RATE_LIMIT_HANDSHAKES_PER_MIN",
-        default_value_t = 120,
+        env = "RATE_LIMIT_AUTH_FAILURES_PER_MIN",
+        default_value_t = 60,
         global = true
     )]
-    pub rate_limit_handshakes_per_min: u32,
+    pub rate_limit_auth_failures_per_min: u32,
     /// Concurrent sockets of one agent.
     #[arg(
         long,
@@ -113,6 +115,18 @@ pub struct Settings {
     /// Joining a missing room creates it (public).
     #[arg(long, env = "ROOM_AUTO_CREATE", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub room_auto_create: bool,
+    /// Concurrent TCP connections the server holds (REST, polling and WebSocket together);
+    /// past it new connections wait in the listen backlog.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 25_000, global = true)]
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers (a slowloris defence).
+    #[arg(
+        long,
+        env = "HTTP_HEADER_TIMEOUT_SECONDS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub http_header_timeout_seconds: u64,
     /// Graceful drain, in seconds.
     #[arg(
         long,
@@ -233,9 +247,15 @@ impl Settings {
         if self.rate_limit_rest_anon_per_min == 0
             || self.rate_limit_rest_auth_per_min == 0
             || self.rate_limit_ws_events_per_sec == 0
-            || self.rate_limit_handshakes_per_min == 0
+            || self.rate_limit_auth_failures_per_min == 0
         {
             return err("rate limits must be at least 1");
+        }
+        if self.max_connections == 0 {
+            return err("MAX_CONNECTIONS must be at least 1");
+        }
+        if !(1..=300).contains(&self.http_header_timeout_seconds) {
+            return err("HTTP_HEADER_TIMEOUT_SECONDS must be between 1 and 300");
         }
         if self.max_sockets_per_agent == 0 {
             return err("MAX_SOCKETS_PER_AGENT must be at least 1");

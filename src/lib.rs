@@ -3,6 +3,7 @@
 //! Map of the crate:
 //! - [`config`]: every setting, its default and validation
 //! - [`app`]: builds the server (database, state, router) and runs it until shutdown
+//! - [`net`]: the accept loop, and dropping a socket's transport under Engine.IO
 //! - [`http`]: the REST API, health and OpenAPI
 //! - [`hub`]: the use cases shared by REST, Socket.IO and the CLI
 //! - [`auth`]: API keys, JWTs, roles, extractors
@@ -24,6 +25,7 @@ pub mod error;
 pub mod http;
 pub mod hub;
 pub mod model;
+pub mod net;
 pub mod realtime;
 pub mod store;
 pub mod telemetry;

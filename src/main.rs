@@ -50,12 +50,27 @@ fn main() -> ExitCode {
 }
 
 async fn serve(settings: agenthub::config::Settings) -> anyhow::Result<()> {
-    let app = App::build(settings).await?;
+    let stop = tokio_util::sync::CancellationToken::new();
+    tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            shutdown_signal().await;
+            stop.cancel();
+        }
+    });
+    // Start-up may wait for an unreachable database: a signal meanwhile ends it cleanly.
+    let app = tokio::select! {
+        app = App::build(settings) => app?,
+        () = stop.cancelled() => {
+            tracing::info!("stopped before start-up finished");
+            return Ok(());
+        }
+    };
     if let Some(key) = &app.bootstrap_key {
         print_banner(key, app.local_addr().port());
     }
     tracing::info!(addr = %app.local_addr(), "AgentHub listening");
-    app.run_until(shutdown_signal()).await?;
+    app.run_until(stop.cancelled_owned()).await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -3,6 +3,8 @@
 //
 // It connects two agents (yours and a peer), then walks through what an agent does on the hub
 // (join a room, send, DM, history, presence, leave) and checks every answer against SPEC §5.
+// Reconnection is left to the library; on every connect it rejoins its rooms with `since`
+// (see followRooms), the pattern that survives hub restarts.
 // One line per check; exit code 0 when every check passes, 1 when one fails or the whole run
 // takes longer than 20 s, 2 on a usage error.
 //
@@ -84,14 +86,12 @@ setTimeout(() => finish(1, `FAIL  timed out after ${GLOBAL_TIMEOUT_MS / 1000} s 
 // ---------------------------------------------------------------------------------------------
 // Small helpers around socket.io-client
 
-/** Connects with the API key (or a JWT) in the handshake's auth payload. */
+/** Connects with the API key (or a JWT) in the handshake's auth payload. Reconnection is left
+ *  to the library (on by default): there is no retry code here. */
 function connect(label, token) {
-  const socket = io(args.url, {
-    auth: { token },
-    transports: TRANSPORTS,
-    reconnection: false, // this program wants to see failures, not hide them
-  });
+  const socket = io(args.url, { auth: { token }, transports: TRANSPORTS });
   sockets.push(socket);
+  followRooms(socket);
   // The engine is created synchronously: this is the transport the connection starts on.
   socket.startedOn = socket.io.engine.transport.name;
   socket.io.on("open", () => {
@@ -110,6 +110,28 @@ function connect(label, token) {
     socket.once("connect_error", (err) =>
       reject(new CheckFailed(`${label} could not connect: connect_error ${show(err.message)}`)),
     );
+  });
+}
+
+/** The reconnect pattern. `socket.rooms` maps each joined room to the seqs seen there. On every
+ *  `connect` (the first and each reconnect) the socket rejoins them with `since` = the highest
+ *  seq seen; the ack's `missed` fills the gap. A seq seen before is a duplicate: dropped. */
+function followRooms(socket) {
+  socket.rooms = new Map(); // room -> { top: highest seq seen, seen: Set of seqs }
+  socket.deliver = (m) => {
+    const r = socket.rooms.get(m.room);
+    if (!r || r.seen.has(m.seq)) return false; // not followed, or a duplicate
+    r.seen.add(m.seq);
+    r.top = Math.max(r.top, m.seq);
+    return true; // new: an agent would act on it here
+  };
+  socket.on("message:new", socket.deliver);
+  socket.on("connect", () => {
+    for (const [room, { top }] of socket.rooms) {
+      call(socket, "room:join", { room, since: top })
+        .then((ack) => (ack?.missed ?? []).forEach(socket.deliver))
+        .catch((err) => console.error(`rejoining ${room}: ${err.message}`));
+    }
   });
 }
 
@@ -176,12 +198,14 @@ async function main() {
   // -- Rooms ----------------------------------------------------------------------------------
   step = "room:join";
   let ack = await call(agent, "room:join", { room: ROOM });
+  agent.rooms.set(ROOM, { top: 0, seen: new Set() }); // rejoined after a reconnect from now on
   check("room:join acks ok with the room and its members",
     ack?.ok === true && ack.room?.name === ROOM && Array.isArray(ack.members) &&
       ack.members.some((m) => m.agent?.name === me) && Array.isArray(ack.missed),
     `got ${show(ack)}`);
   ack = await call(peer, "room:join", { room: ROOM });
   check("the peer joins too", ack?.ok === true, `got ${show(ack)}`);
+  peer.rooms.set(ROOM, { top: 0, seen: new Set() });
   const joined = await waitFor(agent, "presence:join", (d) => d?.room === ROOM && d.member?.agent?.name === peerName);
   check("presence:join tells us the peer arrived", joined !== undefined,
     `received ${show(received(agent, "presence:join"))}`);
@@ -216,6 +240,9 @@ async function main() {
   check("a duplicate is not broadcast again",
     received(peer, "message:new", (m) => m?.room === ROOM).length === 1,
     `peer received ${show(received(peer, "message:new"))}`);
+  check("the peer would rejoin after a reconnect with since = that seq",
+    peer.rooms.get(ROOM)?.top === sent.seq && peer.rooms.get(ROOM).seen.size === 1,
+    `peer follows ${show([...peer.rooms].map(([r, { top }]) => ({ room: r, top })))}`);
 
   // -- Direct messages ------------------------------------------------------------------------
   step = "dm:send";
@@ -259,6 +286,7 @@ async function main() {
   step = "room:leave";
   ack = await call(agent, "room:leave", { room: ROOM });
   check("room:leave acks ok", ack?.ok === true, `got ${show(ack)}`);
+  agent.rooms.delete(ROOM); // left: no longer rejoined on a reconnect
   const left = await waitFor(peer, "presence:leave", (d) => d?.room === ROOM && d.agent?.name === me);
   check("the peer receives presence:leave", left !== undefined,
     `peer received ${show(received(peer, "presence:leave"))}`);

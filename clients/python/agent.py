@@ -3,6 +3,8 @@
 
 It connects two agents (yours and a peer), then walks through what an agent does on the hub
 (join a room, send, DM, history, presence, leave) and checks every answer against SPEC §5.
+Reconnection is left to the library; on every connect it rejoins its rooms with `since`
+(see Agent), the pattern that survives hub restarts.
 One line per check; exit code 0 when every check passes, 1 when one fails or the whole run
 takes longer than 20 s, 2 on a usage error, 3 when the packages are not installed.
 
@@ -63,13 +65,28 @@ class Agent:
 
     def __init__(self, label, url, token, transports):
         self.label, self.url, self.token, self.transports = label, url, token, transports
-        self.sio = socketio.AsyncClient(reconnection=False)
+        # Reconnection is left to the library (on by default): there is no retry code here.
+        self.sio = socketio.AsyncClient()
         self.inbox = []  # (event, data), in arrival order
         self.handshake_transport = None
+        # The reconnect pattern: each joined room -> the seqs seen there. On every `connect`
+        # (the first and each reconnect) rejoin them with `since` = the highest seq seen; the
+        # ack's `missed` fills the gap. A seq seen before is a duplicate: dropped.
+        self.rooms = {}  # room -> set of seqs seen
+        self.rejoining = set()  # the rejoin tasks, kept referenced until they finish
+
+        @self.sio.event
+        async def connect():
+            for room, seen in self.rooms.items():  # a task: the handler must not wait for acks
+                task = asyncio.create_task(self.rejoin(room, max(seen, default=0)))
+                self.rejoining.add(task)
+                task.add_done_callback(self.rejoining.discard)
 
         @self.sio.on("*")
         async def any_event(event, data=None):
             self.inbox.append((event, data))
+            if event == "message:new":
+                self.deliver(data)
 
         # Peek at the Engine.IO layer: which transport carried the handshake. python-socketio
         # upgrades polling to WebSocket inside connect(), so afterwards only this tells.
@@ -80,6 +97,22 @@ class Agent:
             return await socketio_handler()
 
         self.sio.eio.on("connect", on_engineio_connect)
+
+    def deliver(self, m):
+        """True for a message seen for the first time in a followed room (an agent acts on it)."""
+        seen = self.rooms.get(field(m, "room"))
+        if seen is None or field(m, "seq") in seen:
+            return False  # not a followed room, or a duplicate
+        seen.add(field(m, "seq"))
+        return True
+
+    async def rejoin(self, room, since):
+        try:
+            ack = await self.sio.call("room:join", {"room": room, "since": since}, timeout=ACK_TIMEOUT)
+            for m in field(ack, "missed") or []:
+                self.deliver(m)
+        except Exception as exc:  # noqa: BLE001 - e.g. disconnected again: the next connect rejoins
+            print(f"rejoining {room}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
 
     async def connect(self):
         try:
@@ -191,8 +224,10 @@ async def walk(args, agents):
         and isinstance(field(ack, "missed"), list),
         f"got {show(ack)}",
     )
+    agent.rooms[room] = set()  # rejoined after a reconnect from now on
     ack = await peer.call("room:join", {"room": room})
     check("the peer joins too", field(ack, "ok") is True, f"got {show(ack)}")
+    peer.rooms[room] = set()
     joined = await agent.wait_for(
         "presence:join",
         lambda d: field(d, "room") == room and field(d, "member", "agent", "name") == peer_name,
@@ -252,6 +287,11 @@ async def walk(args, agents):
         "a duplicate is not broadcast again",
         len(peer.received("message:new", in_room)) == 1,
         f"peer received {show(peer.received('message:new'))}",
+    )
+    check(
+        "the peer would rejoin after a reconnect with since = that seq",
+        peer.rooms.get(room) == {sent["seq"]},
+        f"peer follows {show({r: sorted(seen) for r, seen in peer.rooms.items()})}",
     )
 
     # -- Direct messages ------------------------------------------------------------------------
@@ -330,6 +370,7 @@ async def walk(args, agents):
     step = "room:leave"
     ack = await agent.call("room:leave", {"room": room})
     check("room:leave acks ok", field(ack, "ok") is True, f"got {show(ack)}")
+    del agent.rooms[room]  # left: no longer rejoined on a reconnect
     left = await peer.wait_for(
         "presence:leave", lambda d: field(d, "room") == room and field(d, "agent", "name") == me
     )

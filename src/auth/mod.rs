@@ -4,6 +4,7 @@
 //! agent disabled), so a revocation takes effect at the next request.
 
 mod extract;
+mod failures;
 pub mod jwt;
 pub mod keys;
 mod secret;
@@ -15,6 +16,7 @@ use entity::{agents, api_tokens};
 use uuid::Uuid;
 
 pub use extract::{ClientIp, bearer, client_ip};
+pub use failures::{AuthFailures, ip_key};
 pub use jwt::JwtKeys;
 pub use secret::load_or_create_secret;
 

@@ -17,10 +17,19 @@ use crate::realtime::room_key;
 
 /// Announces the rooms reaped sockets' agents left.
 async fn announce<A: Adapter>(io: &SocketIo<A>, reaped: Vec<Reaped>) {
+    // The namespace is gone once shutdown closed it.
+    let Some(root) = io.of("/") else {
+        return;
+    };
     for r in reaped {
         for room in r.rooms {
             let body = json!({"room": room, "agent": r.agent});
-            if let Err(e) = io.to(room_key(&room)).emit("presence:leave", &body).await {
+            if let Err(e) = root
+                .clone()
+                .to(room_key(&room))
+                .emit("presence:leave", &body)
+                .await
+            {
                 tracing::warn!(error = %e, "presence:leave for a dead node's socket failed");
             }
         }

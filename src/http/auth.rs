@@ -107,6 +107,7 @@ fn basic(headers: &HeaderMap) -> Option<(String, String)> {
         (status = 200, body = TokenResponse),
         (status = 400, body = crate::error::ErrorResponse),
         (status = 401, body = crate::error::ErrorResponse),
+        (status = 429, body = crate::error::ErrorResponse, description = "Too many refused credentials from this address"),
     )
 )]
 async fn exchange(
@@ -115,6 +116,10 @@ async fn exchange(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<TokenResponse>> {
+    // An address out of refused credentials is turned away before any lookup (SPEC §7).
+    if let Some(wait) = state.failures.blocked(ip.0) {
+        return Err(Error::rate_limited(wait.as_millis().max(1) as u64));
+    }
     let body = body.map_err(|_| Error::payload_too_large("request body exceeds 1 MiB"))?;
     let presented = presented(&headers, &body)?;
     let caller = match &presented.key {
@@ -135,6 +140,7 @@ async fn exchange(
         Ok(caller) => caller,
         Err(e) => {
             if e.code == crate::error::ErrorCode::Unauthorized {
+                state.failures.record(ip.0);
                 state
                     .hub
                     .audit(

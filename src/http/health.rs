@@ -23,17 +23,13 @@ async fn healthz() -> Json<Value> {
 /// Redis failing alone is 200 `degraded`: every node shares it, so taking them all out of
 /// the load balancer would turn a degraded hub into a dead one.
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let (database_ok, redis) = tokio::join!(state.hub.store.ping(), async {
-        match &state.redis {
-            None => "disabled",
-            Some(r) => {
-                let up = r.ping().await;
-                state.metrics.redis_up.set(i64::from(up));
-                if up { "ok" } else { "error" }
-            }
-        }
-    });
-    let database_ok = database_ok.is_ok();
+    let checks = state.readiness.checks().await;
+    let database_ok = checks.database;
+    let redis = match checks.redis {
+        None => "disabled",
+        Some(true) => "ok",
+        Some(false) => "error",
+    };
     let mut checks = json!({
         "database": if database_ok { "ok" } else { "error" },
         "redis": redis,

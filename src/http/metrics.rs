@@ -35,10 +35,8 @@ async fn metrics(State(state): State<AppState>, req: Request) -> Response {
     m.db_pool_connections
         .get_or_create(&PoolLabels { state: "in_use" })
         .set(i64::from(open).saturating_sub(idle as i64));
-    m.db_up.set(i64::from(state.hub.store.ping().await.is_ok()));
-    if let Some(redis) = &state.redis {
-        m.redis_up.set(i64::from(redis.ping().await));
-    }
+    // Sets `db_up` and `redis_up` (probed at most once a second).
+    state.readiness.checks().await;
     (
         StatusCode::OK,
         [(

@@ -15,10 +15,12 @@ mod observe;
 mod openapi;
 mod origin;
 mod ratelimit;
+mod readiness;
 mod rooms;
 mod socket_guard;
 
 pub use ratelimit::CredentialRefused;
+pub use readiness::Readiness;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -54,7 +56,6 @@ pub fn router<A: socketioxide::adapter::Adapter>(
     let api = ratelimit::limit(state.clone(), api.with_state(state.clone()));
     let hsts = state.settings.enable_hsts;
     let origins = origin::OriginPolicy::new(&state.settings);
-    let state_settings = state.settings.clone();
     // Health, readiness and the OpenAPI document are not rate-limited; everything else is REST.
     let router = Router::new()
         .merge(health::router())
@@ -68,12 +69,7 @@ pub fn router<A: socketioxide::adapter::Adapter>(
         .layer(socket_io)
         .layer(origins.cors_layer())
         .layer(axum::middleware::from_fn_with_state(
-            socket_guard::SocketGuard::new(
-                &state_settings,
-                origins,
-                state.metrics.clone(),
-                state.shutdown.clone(),
-            ),
+            socket_guard::SocketGuard::new(origins, state.clone()),
             socket_guard::guard,
         ))
         .layer(axum::middleware::from_fn_with_state(

@@ -1,65 +1,53 @@
-//! In front of Socket.IO: refuses requests (polling and the WebSocket upgrade) from origins
-//! that are neither listed nor the same origin (403), and caps new Engine.IO handshakes per
-//! client IP (429), before they cost a session.
+//! In front of Socket.IO (polling requests and the WebSocket upgrade alike):
+//!
+//! - an `Origin` that is neither listed nor the same origin: 403;
+//! - while the node drains, every Socket.IO request: 503 `unavailable` (live sockets had
+//!   their transports dropped; their next poll fails and they reconnect elsewhere);
+//! - a request of a session whose transports were dropped: 503, so it reconnects;
+//! - a new Engine.IO session from an address out of refused credentials: 429 with
+//!   `Retry-After`, before any database lookup (SPEC §7);
+//! - a new session while the database is unreachable: 503 (SPEC §4: transient refusals are
+//!   never `connect_error`s, so the client keeps retrying and gets in once it is back).
+//!
+//! It also tells [`crate::net::Transports`] which connections carry which session.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use governor::clock::{Clock, DefaultClock};
-use tower_governor::governor::{GovernorConfig, GovernorConfigBuilder};
-use tower_governor::key_extractor::PeerIpKeyExtractor;
+use serde_json::json;
 
 use super::origin::OriginPolicy;
+use crate::app::AppState;
 use crate::auth::client_ip;
-use crate::config::Settings;
-use crate::error::Error;
-use crate::telemetry::Metrics;
+use crate::error::{Error, ErrorCode};
+use crate::net::Conn;
 
 #[derive(Clone)]
 pub struct SocketGuard {
     origins: OriginPolicy,
-    trust_proxy: bool,
-    /// New handshakes per client IP per minute (a token bucket refilled evenly).
-    handshakes: Arc<GovernorConfig<PeerIpKeyExtractor, governor::middleware::NoOpMiddleware>>,
-    metrics: Arc<Metrics>,
+    state: AppState,
 }
 
 impl SocketGuard {
-    pub fn new(
-        settings: &Settings,
-        origins: OriginPolicy,
-        metrics: Arc<Metrics>,
-        shutdown: tokio_util::sync::CancellationToken,
-    ) -> Self {
-        let per_min = settings.rate_limit_handshakes_per_min.max(1);
-        let handshakes = GovernorConfigBuilder::default()
-            .period(Duration::from_secs(60) / per_min)
-            .burst_size(per_min)
-            .finish()
-            .expect("a non-zero quota");
-        super::ratelimit::spawn_pruning(handshakes.limiter().clone(), shutdown);
-        Self {
-            origins,
-            trust_proxy: settings.trust_proxy,
-            handshakes: Arc::new(handshakes),
-            metrics,
-        }
+    pub fn new(origins: OriginPolicy, state: AppState) -> Self {
+        Self { origins, state }
     }
+}
 
-    fn admit_handshake(&self, ip: IpAddr) -> Result<(), Error> {
-        self.handshakes
-            .limiter()
-            .check_key(&ip)
-            .map_err(|not_until| {
-                let wait = not_until.wait_time_from(DefaultClock::default().now());
-                Error::rate_limited(wait.as_millis().max(1) as u64)
-            })
-    }
+/// The Engine.IO session a request belongs to (`sid` in the query), if any.
+fn session_id(req: &Request) -> Option<&str> {
+    req.uri()
+        .query()?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("sid="))
+}
+
+fn unavailable(why: &'static str) -> Response {
+    Error::new(ErrorCode::Unavailable, why).into_response()
 }
 
 pub async fn guard(State(guard): State<SocketGuard>, req: Request, next: Next) -> Response {
@@ -71,23 +59,44 @@ pub async fn guard(State(guard): State<SocketGuard>, req: Request, next: Next) -
     {
         return Error::forbidden("origin not allowed").into_response();
     }
-    // A request without `sid` opens a new Engine.IO session.
-    let new_session = !req
-        .uri()
-        .query()
-        .unwrap_or("")
-        .split('&')
-        .any(|pair| pair.starts_with("sid="));
-    if new_session {
-        let peer = req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0);
-        if let Some(ip) = client_ip(req.headers(), peer, guard.trust_proxy)
-            && let Err(e) = guard.admit_handshake(ip)
-        {
-            guard.metrics.rate_limited("ws");
-            return e.into_response();
+    let state = &guard.state;
+    if state.shutdown.is_cancelled() {
+        return unavailable("the node is shutting down");
+    }
+    let conn = req.extensions().get::<Arc<Conn>>().cloned();
+    match session_id(&req) {
+        Some(sid) => {
+            if state.transports.is_dropped(sid) {
+                return unavailable("this session was ended; open a new one");
+            }
+            if let Some(conn) = &conn {
+                state.transports.carry(sid, conn);
+            }
+        }
+        None => {
+            let peer = req
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0);
+            let ip = client_ip(req.headers(), peer, state.settings.trust_proxy);
+            if let Some(wait) = state.failures.blocked(ip) {
+                state.metrics.rate_limited("ws");
+                state
+                    .hub
+                    .audit_rate_limited(
+                        None,
+                        ip.map(|ip| ip.to_string()),
+                        json!({"scope": "handshake", "reason": "refused credentials"}),
+                    )
+                    .await;
+                return Error::rate_limited(wait.as_millis().max(1) as u64).into_response();
+            }
+            if !state.readiness.checks().await.database {
+                return unavailable("the database is unreachable; retry shortly");
+            }
+            if let Some(conn) = &conn {
+                state.transports.track(conn);
+            }
         }
     }
     next.run(req).await

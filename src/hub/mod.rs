@@ -21,8 +21,9 @@ use crate::realtime::{Fanout, KickTarget};
 use crate::store::{AuditType, NewAuditEvent, Store};
 use crate::telemetry::Metrics;
 
-/// At most one `rate-limited` audit event per IP or agent in this interval.
-const RATE_LIMIT_AUDIT_INTERVAL: Duration = Duration::from_secs(60);
+/// At most one throttled audit event (`rate-limited`, a refused handshake's `auth-failed`)
+/// of a type per IP or agent in this interval.
+const THROTTLED_AUDIT_INTERVAL: Duration = Duration::from_secs(60);
 
 #[derive(Clone)]
 pub struct Hub {
@@ -31,8 +32,8 @@ pub struct Hub {
     /// Reaches live sockets: broadcasts and kicks.
     pub fanout: Arc<dyn Fanout>,
     pub metrics: Arc<Metrics>,
-    /// When each IP or agent last got a `rate-limited` audit event.
-    rate_limit_audits: Arc<Mutex<HashMap<String, Instant>>>,
+    /// When each type of throttled audit event was last written per IP or agent.
+    throttled_audits: Arc<Mutex<HashMap<String, Instant>>>,
 }
 
 impl Hub {
@@ -47,7 +48,7 @@ impl Hub {
             settings,
             fanout,
             metrics,
-            rate_limit_audits: Arc::default(),
+            throttled_audits: Arc::default(),
         }
     }
 
@@ -59,25 +60,37 @@ impl Hub {
         ip: Option<String>,
         details: Value,
     ) {
+        self.audit_throttled(AuditType::RateLimited, agent_id, ip, details)
+            .await;
+    }
+
+    /// Appends an audit event of `kind` unless one was written for the same agent (or, with
+    /// none, the same IP) within the last minute.
+    pub async fn audit_throttled(
+        &self,
+        kind: AuditType,
+        agent_id: Option<Uuid>,
+        ip: Option<String>,
+        details: Value,
+    ) {
         let key = match (agent_id, &ip) {
-            (Some(id), _) => format!("agent:{id}"),
-            (None, Some(ip)) => format!("ip:{ip}"),
-            (None, None) => "unknown".to_owned(),
+            (Some(id), _) => format!("{}:agent:{id}", kind.as_str()),
+            (None, Some(ip)) => format!("{}:ip:{ip}", kind.as_str()),
+            (None, None) => format!("{}:unknown", kind.as_str()),
         };
         {
             let mut seen = self
-                .rate_limit_audits
+                .throttled_audits
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
             let now = Instant::now();
-            seen.retain(|_, at| now.duration_since(*at) < RATE_LIMIT_AUDIT_INTERVAL);
+            seen.retain(|_, at| now.duration_since(*at) < THROTTLED_AUDIT_INTERVAL);
             if seen.contains_key(&key) {
                 return;
             }
             seen.insert(key, now);
         }
-        self.audit(AuditType::RateLimited, agent_id, ip, details)
-            .await;
+        self.audit(kind, agent_id, ip, details).await;
     }
 
     /// Disconnects the sockets a credential change ended, and records it.

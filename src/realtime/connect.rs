@@ -2,6 +2,7 @@
 //! the query string), the per-agent socket cap, and the socket's session and queue.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::extract::ConnectInfo;
 use serde_json::{Value, json};
@@ -15,15 +16,19 @@ use crate::app::AppState;
 use crate::auth::{bearer, client_ip};
 use crate::error::ErrorCode;
 use crate::model::AgentRef;
+use crate::net::Conn;
 use crate::store::AuditType;
 
-/// Why a handshake was refused; its text is the client's `connect_error` message.
+/// Why a handshake was refused; its text is the client's `connect_error` message. Only final
+/// refusals are `connect_error`s (SPEC §4): a transient one drops the transport instead, so
+/// the client retries by itself.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
     #[error("unauthorized")]
     Unauthorized,
     #[error("too_many_connections")]
     TooManyConnections,
+    /// Never reaches the client: its transport is dropped first.
     #[error("unavailable")]
     Unavailable,
 }
@@ -35,36 +40,45 @@ pub async fn authenticate<A: Adapter>(
     TryData(auth): TryData<Value>,
     state: AppState,
 ) -> Result<(), ConnectError> {
-    if state.shutdown.is_cancelled() {
-        return Err(ConnectError::Unavailable);
-    }
     let parts = s.req_parts();
+    // A WebSocket-only client's session lives on the connection of its upgrade request.
+    if let Some(conn) = parts.extensions.get::<Arc<Conn>>() {
+        state.transports.carry(&s.id.to_string(), conn);
+    }
+    if state.shutdown.is_cancelled() {
+        return Err(drop_transport(&s, &state));
+    }
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
-    let ip = client_ip(&parts.headers, peer, state.settings.trust_proxy).map(|ip| ip.to_string());
+    let ip = client_ip(&parts.headers, peer, state.settings.trust_proxy);
     let from_auth = auth
         .ok()
         .and_then(|a| a.get("token").and_then(Value::as_str).map(str::to_owned));
     let credential = from_auth.or_else(|| bearer(&parts.headers).map(str::to_owned));
-    let credential_missing = credential.is_none();
+    // Refused credentials are spent per address, so CONNECTs repeated on one session are
+    // limited like new sessions: past the quota they are refused without a lookup.
+    let blocked = state.failures.blocked(ip).is_some();
+    let uncounted = credential.is_none() || blocked;
     let caller = match credential {
-        Some(c) => state.auth.authenticate(&c).await,
-        None => Err(crate::error::Error::unauthorized()),
+        Some(c) if !blocked => state.auth.authenticate(&c).await,
+        _ => Err(crate::error::Error::unauthorized()),
     };
+    let ip_text = ip.map(|ip| ip.to_string());
     let caller = match caller {
         Ok(caller) => caller,
         Err(e) if e.code == ErrorCode::Unauthorized => {
-            if credential_missing {
+            if uncounted {
                 state.auth.count_failure();
             }
+            state.failures.record(ip);
             state
                 .hub
-                .audit(
+                .audit_throttled(
                     AuditType::AuthFailed,
                     None,
-                    ip,
+                    ip_text,
                     json!({"route": "socket.io handshake"}),
                 )
                 .await;
@@ -72,7 +86,8 @@ pub async fn authenticate<A: Adapter>(
         }
         Err(e) => {
             e.log();
-            return Err(ConnectError::Unavailable);
+            state.readiness.database_failed().await;
+            return Err(drop_transport(&s, &state));
         }
     };
     let sid = s.id.to_string();
@@ -92,17 +107,30 @@ pub async fn authenticate<A: Adapter>(
         sid.clone(),
     ]);
     state.metrics.ws_connections.inc();
-    let session = Session::new(sid, ip, caller, state.settings.rate_limit_ws_events_per_sec);
+    let session = Session::new(
+        sid,
+        ip_text,
+        caller,
+        state.settings.rate_limit_ws_events_per_sec,
+    );
     let ctx = SocketCtx::<A>::new(session, state);
     s.extensions.insert(ctx.clone());
     s.on_fallback(dispatch::on_event);
     s.on_disconnect(async move |s: SocketRef<A>| {
         if let Some(ctx) = SocketCtx::<A>::of(&s) {
+            ctx.state.transports.forget(&s.id.to_string());
             ctx.session.closed.cancel();
             let _ = ctx.queue.tx.send(Work::Disconnect).await;
         }
     });
     Ok(())
+}
+
+/// Ends a handshake that may succeed later under Engine.IO: the client sees its transport
+/// fail (never a `connect_error`) and reconnects with its own backoff.
+fn drop_transport<A: Adapter>(s: &SocketRef<A>, state: &AppState) -> ConnectError {
+    state.transports.drop_session(&s.id.to_string());
+    ConnectError::Unavailable
 }
 
 /// Runs once the client knows it is connected: start the worker and the expiry watch.

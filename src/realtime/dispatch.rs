@@ -147,7 +147,11 @@ pub async fn on_event(_: Enqueued) {}
 fn flood_disconnect<A: Adapter>(socket: SocketRef<A>, session: &Arc<Session>, state: AppState) {
     let session = session.clone();
     tracing::warn!(agent_id = %session.agent_id(), "socket flooding: disconnecting");
-    let _ = socket.disconnect();
+    // DISCONNECT (`io server disconnect`): a flooding client must not come straight back.
+    // With its outgoing buffer full not even that packet fits: drop the transport instead.
+    if socket.clone().disconnect().is_err() {
+        state.transports.drop_session(&socket.id.to_string());
+    }
     tokio::spawn(async move {
         let details = json!({"scope": "ws", "reason": "event flood"});
         state

@@ -67,7 +67,10 @@ pub async fn recheck_loop<A: Adapter>(io: SocketIo<A>, state: AppState) {
             _ = ticker.tick() => {}
             () = state.shutdown.cancelled() => return,
         }
-        for socket in io.sockets() {
+        let Some(root) = io.of("/") else {
+            return;
+        };
+        for socket in root.sockets() {
             let Some(ctx) = SocketCtx::<A>::of(&socket) else {
                 continue;
             };

@@ -66,7 +66,11 @@ impl<A: Adapter> Fanout for SocketIoFanout<A> {
             } else {
                 vec![room_key(&room.name)]
             };
-            let mut op = self.io.to(targets);
+            // The namespace is gone once shutdown closed it: nobody is left to tell.
+            let Some(root) = self.io.of("/") else {
+                return;
+            };
+            let mut op = root.to(targets);
             if let Some(sid) = except {
                 op = op.except(sid);
             }
@@ -82,14 +86,17 @@ impl<A: Adapter> Fanout for SocketIoFanout<A> {
                 KickTarget::Token(id) => token_key(id),
                 KickTarget::Agent(id) => agent_key(id),
             };
-            let count = match self.io.to(key.clone()).fetch_sockets().await {
+            let Some(root) = self.io.of("/") else {
+                return 0;
+            };
+            let count = match root.clone().to(key.clone()).fetch_sockets().await {
                 Ok(sockets) => sockets.len(),
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot count sockets to kick");
                     0
                 }
             };
-            if let Err(e) = self.io.to(key).disconnect().await {
+            if let Err(e) = root.to(key).disconnect().await {
                 tracing::warn!(error = %e, "kick failed on some node");
             }
             count

@@ -63,27 +63,32 @@ struct Cluster {
 }
 
 impl Drop for Cluster {
-    /// Stops the nodes, then removes the test's keys (best effort) from the shared Redis.
+    /// Stops the nodes, then removes the test's keys from the shared Redis.
     fn drop(&mut self) {
         self.nodes.clear();
-        let Ok(out) = Command::new("redis-cli")
-            .args(["-u", &self.redis_url, "--scan", "--pattern"])
-            .arg(format!("{}*", self.prefix))
-            .output()
-        else {
-            return;
-        };
-        let keys: Vec<String> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(str::to_owned)
-            .collect();
-        for chunk in keys.chunks(100) {
-            let _ = Command::new("redis-cli")
-                .args(["-u", &self.redis_url, "DEL"])
-                .args(chunk)
-                .stdout(Stdio::null())
-                .status();
-        }
+        remove_redis_keys(&self.redis_url, &self.prefix);
+    }
+}
+
+/// Removes (best effort) every key under `prefix` from the Redis at `url`.
+pub fn remove_redis_keys(url: &str, prefix: &str) {
+    let Ok(out) = Command::new("redis-cli")
+        .args(["-u", url, "--scan", "--pattern"])
+        .arg(format!("{prefix}*"))
+        .output()
+    else {
+        return;
+    };
+    let keys: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    for chunk in keys.chunks(100) {
+        let _ = Command::new("redis-cli")
+            .args(["-u", url, "DEL"])
+            .args(chunk)
+            .stdout(Stdio::null())
+            .status();
     }
 }
 
@@ -124,7 +129,6 @@ impl Cluster {
             .env("PORT", port.to_string())
             .env("RATE_LIMIT_REST_AUTH_PER_MIN", "1000000")
             .env("RATE_LIMIT_REST_ANON_PER_MIN", "1000000")
-            .env("RATE_LIMIT_HANDSHAKES_PER_MIN", "1000000")
             .env("RATE_LIMIT_WS_EVENTS_PER_SEC", "1000")
             .envs(self.extra_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .arg("serve")

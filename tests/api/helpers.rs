@@ -103,7 +103,7 @@ pub fn test_settings(db: &TestDb) -> Settings {
     // Tests hammer one server from one address; the rate-limit tests set real limits.
     settings.rate_limit_rest_anon_per_min = 1_000_000;
     settings.rate_limit_rest_auth_per_min = 1_000_000;
-    settings.rate_limit_handshakes_per_min = 1_000_000;
+    settings.rate_limit_auth_failures_per_min = 1_000_000;
     settings.secrets = Secrets {
         jwt_secret: Some(JWT_SECRET.into()),
         jwt_secret_old: None,

@@ -426,7 +426,7 @@ async fn row_counts_or_empty(url: &str) -> i64 {
 
 /// A PostgreSQL instance of the test's own: `initdb` in a temp dir, started with `pg_ctl` on a
 /// free port with its socket in that dir. Stopped (immediately) and deleted when dropped.
-struct OwnPostgres {
+pub struct OwnPostgres {
     bin: PathBuf,
     dir: tempfile::TempDir,
     port: u16,
@@ -453,7 +453,7 @@ impl OwnPostgres {
         cmd
     }
 
-    fn new() -> OwnPostgres {
+    pub fn new() -> OwnPostgres {
         let bin = std::fs::read_dir("/usr/lib/postgresql")
             .expect("PostgreSQL server binaries under /usr/lib/postgresql")
             .filter_map(|e| e.ok())
@@ -506,7 +506,7 @@ impl OwnPostgres {
         pg
     }
 
-    fn start(&self) {
+    pub fn start(&self) {
         let options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
             self.port,
@@ -525,7 +525,7 @@ impl OwnPostgres {
         ok(&out, &format!("pg_ctl start (log: {log})"));
     }
 
-    fn stop_immediately(&self) -> Output {
+    pub fn stop_immediately(&self) -> Output {
         self.cmd("pg_ctl")
             .arg("-D")
             .arg(self.data())
@@ -534,7 +534,7 @@ impl OwnPostgres {
             .expect("pg_ctl runs")
     }
 
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 }

@@ -23,6 +23,19 @@ pub struct Sio {
     acks: Arc<Mutex<HashMap<u64, oneshot::Sender<Value>>>>,
     next_ack: AtomicU64,
     closed: watch::Receiver<bool>,
+    ending: Arc<std::sync::Mutex<Option<Ending>>>,
+}
+
+/// How the server ended a socket, as a client library tells it apart (SPEC §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// The Socket.IO DISCONNECT packet (`41`): clients report `io server disconnect` and
+    /// do not come back by themselves.
+    Disconnect,
+    /// The Engine.IO CLOSE packet (`1`): python-socketio does not come back either.
+    EngineClose,
+    /// The connection went away without either packet: clients retry by themselves.
+    Dropped,
 }
 
 /// Why a connection attempt did not produce a socket.
@@ -106,10 +119,17 @@ impl Sio {
         let arrived = Arc::new(Notify::new());
         let acks: Arc<Mutex<HashMap<u64, oneshot::Sender<Value>>>> = Arc::default();
         let (closed_tx, closed) = watch::channel(false);
+        let ending = Arc::new(std::sync::Mutex::new(None));
         {
-            let (events, arrived, acks, out) =
-                (events.clone(), arrived.clone(), acks.clone(), out.clone());
+            let (events, arrived, acks, out, ending) = (
+                events.clone(),
+                arrived.clone(),
+                acks.clone(),
+                out.clone(),
+                ending.clone(),
+            );
             tokio::spawn(async move {
+                let mut how = Ending::Dropped;
                 while let Some(Ok(msg)) = stream.next().await {
                     let Message::Text(t) = msg else {
                         if matches!(msg, Message::Close(_)) {
@@ -120,7 +140,11 @@ impl Sio {
                     let t = t.as_str();
                     if t == "2" {
                         let _ = out.send(Message::text("3"));
-                    } else if t == "1" || t.starts_with("41") {
+                    } else if t == "1" {
+                        how = Ending::EngineClose;
+                        break;
+                    } else if t.starts_with("41") {
+                        how = Ending::Disconnect;
                         break;
                     } else if let Some(rest) = t.strip_prefix("42") {
                         let mut args: Vec<Value> = serde_json::from_str(rest).unwrap();
@@ -145,6 +169,7 @@ impl Sio {
                         }
                     }
                 }
+                *ending.lock().unwrap() = Some(how);
                 let _ = closed_tx.send(true);
                 arrived.notify_waiters();
             });
@@ -156,6 +181,7 @@ impl Sio {
             acks,
             next_ack: AtomicU64::new(1),
             closed,
+            ending,
         })
     }
 
@@ -272,6 +298,14 @@ impl Sio {
         tokio::time::timeout(within, closed.wait_for(|c| *c))
             .await
             .is_ok()
+    }
+
+    /// How the server ended the socket, once it has (waits at most `within`).
+    pub async fn ending_within(&self, within: Duration) -> Option<Ending> {
+        if !self.closed_within(within).await {
+            return None;
+        }
+        *self.ending.lock().unwrap()
     }
 
     pub async fn is_closed(&self) -> bool {
