@@ -5,14 +5,15 @@
 // themselves. There is no application retry code on purpose: the library must do it all.
 //
 //   node fleet.mjs --plan FILE
-//   FILE: {"url","sockets":[{"key","transport":"websocket"|"polling","rooms":[…]}],
+//   FILE: {"url","sockets":[{"key","transport":"websocket"|"polling","rooms":[…],"flood"?:bool}],
 //          "producer":null|{"key","room","interval_ms","prefix","transport"?: default websocket}}
 //
 // On every `connect` each socket rejoins its rooms with `since` = the highest seq it has seen
 // there and keeps per room seq -> body (same body again: a duplicate, counted; another body: a
 // conflict). stdout is JSON lines: ready, connect_error, reconnect_error, disconnect,
 // reconnected, join_error, report (socket -1 is the producer). stdin: `report`; `stop` or EOF
-// disconnects everything and exits 0. A bad plan exits 2.
+// disconnects everything and exits 0. A bad plan exits 2. A socket with "flood": true sends
+// 1,000 events without acks right after its first joins (to be kicked for flooding).
 //
 // Two kinds of connect_error are kept apart, by what the library does next:
 //  - connect_errors: the server refused the Socket.IO connect (CONNECT_ERROR packet, e.g.
@@ -63,8 +64,9 @@ function loadPlan() {
 }
 
 class Client {
-  constructor(index, url, { key, transport, rooms }) {
+  constructor(index, url, { key, transport, rooms, flood }) {
     this.index = index;
+    this.flood = flood === true;
     this.roomNames = rooms;
     this.rooms = Object.fromEntries(rooms.map((r) => [r, new Map()])); // room -> Map(seq -> body)
     this.top = Object.fromEntries(rooms.map((r) => [r, 0])); // room -> highest seq seen
@@ -127,6 +129,9 @@ class Client {
     }));
     if (generation !== this.connects || !this.socket.connected || !results.every(Boolean)) return;
     this.ready = true;
+    if (generation === 1 && this.flood) {
+      for (let i = 0; i < 1000; i++) this.socket.emit("message:history", { room: this.roomNames[0] });
+    }
     if (generation === 1) this.onReady();
     else out({ event: "reconnected", socket: this.index });
   }

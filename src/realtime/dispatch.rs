@@ -87,6 +87,11 @@ impl<A: Adapter> FromMessageParts<A> for Enqueued {
         let Some(ctx) = SocketCtx::<A>::of(&socket) else {
             return Ok(Enqueued);
         };
+        // A socket being kicked for flooding: what it still sends is dropped unread.
+        if ctx.session.kick.is_pending() {
+            ctx.session.kick.touch();
+            return Ok(Enqueued);
+        }
         let (event, payload) = split_packet(v);
         let ack = ack_id.map(|_| {
             AckSender::from_message_parts(s, v, ack_id).unwrap_or_else(|never| match never {})
@@ -144,15 +149,24 @@ fn split_packet(v: &RawValue) -> (String, Option<Value>) {
 
 pub async fn on_event(_: Enqueued) {}
 
+/// Kicks a flooding socket with the Socket.IO DISCONNECT packet (`io server disconnect`: it
+/// must not come straight back). Not at once: socketioxide answers a packet for a socket that
+/// has left with an Engine.IO CLOSE, so the rest of a flood still in flight (a long-poll
+/// payload holds hundreds of events) would end the session before the DISCONNECT is read and
+/// the client would reconnect. So the socket first goes quiet: what it sends is dropped, and
+/// the DISCONNECT goes out once nothing has arrived for a moment (or after two seconds).
 fn flood_disconnect<A: Adapter>(socket: SocketRef<A>, session: &Arc<Session>, state: AppState) {
+    if !session.kick.begin() {
+        return;
+    }
     let session = session.clone();
     tracing::warn!(agent_id = %session.agent_id(), "socket flooding: disconnecting");
-    // DISCONNECT (`io server disconnect`): a flooding client must not come straight back.
-    // With its outgoing buffer full not even that packet fits: drop the transport instead.
-    if socket.clone().disconnect().is_err() {
-        state.transports.drop_session(&socket.id.to_string());
-    }
     tokio::spawn(async move {
+        session.kick.quiet().await;
+        // With its outgoing buffer full not even that packet fits: drop the transport instead.
+        if socket.clone().disconnect().is_err() {
+            state.transports.drop_session(&socket.id.to_string());
+        }
         let details = json!({"scope": "ws", "reason": "event flood"});
         state
             .hub

@@ -27,6 +27,56 @@ pub struct Session {
     last_hub_error: Mutex<Option<Instant>>,
     /// Cancelled when the socket is gone; stops its background tasks.
     pub closed: CancellationToken,
+    /// Set while the socket waits to be kicked for flooding.
+    pub kick: PendingKick,
+}
+
+/// A flood kick waiting for the socket to go quiet (see `dispatch::flood_disconnect`).
+#[derive(Default)]
+pub struct PendingKick {
+    /// When the kick began; `None`: no kick pending.
+    began: Mutex<Option<Instant>>,
+    /// When the socket last sent anything since.
+    last_packet: Mutex<Option<Instant>>,
+}
+
+impl PendingKick {
+    /// How long the socket must have sent nothing before the DISCONNECT goes out.
+    const QUIET: std::time::Duration = std::time::Duration::from_millis(100);
+    /// The longest a kick waits for that.
+    const AT_MOST: std::time::Duration = std::time::Duration::from_secs(2);
+
+    /// Starts the kick; false when one is already pending.
+    pub fn begin(&self) -> bool {
+        let mut began = lock(&self.began);
+        if began.is_some() {
+            return false;
+        }
+        *began = Some(Instant::now());
+        *lock(&self.last_packet) = Some(Instant::now());
+        true
+    }
+
+    pub fn is_pending(&self) -> bool {
+        lock(&self.began).is_some()
+    }
+
+    /// Records a packet that arrived while the kick waits.
+    pub fn touch(&self) {
+        *lock(&self.last_packet) = Some(Instant::now());
+    }
+
+    /// Resolves once the socket has been quiet for a moment, or the kick waited long enough.
+    pub async fn quiet(&self) {
+        let began = lock(&self.began).unwrap_or_else(Instant::now);
+        loop {
+            tokio::time::sleep(Self::QUIET / 2).await;
+            let last = lock(&self.last_packet).unwrap_or(began);
+            if last.elapsed() >= Self::QUIET || began.elapsed() >= Self::AT_MOST {
+                return;
+            }
+        }
+    }
 }
 
 struct Inner {
@@ -105,6 +155,7 @@ impl Session {
             limiter: Mutex::new(RateLimiter::new(events_per_sec)),
             last_hub_error: Mutex::new(None),
             closed: CancellationToken::new(),
+            kick: PendingKick::default(),
         }
     }
 

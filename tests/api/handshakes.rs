@@ -215,3 +215,49 @@ async fn shutdown_drops_transports_without_a_close_packet_and_refuses_new_sessio
     }
     stopping.await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kicks_end_stock_clients_with_io_server_disconnect_and_they_stay_away() {
+    use crate::fleet::{Fleet, Library};
+    let app = spawn_app(Backend::Sqlite).await;
+    let amy = app.create_agent("amy", "agent").await;
+    let bob = app.create_agent("bob", "agent").await;
+    let cat = app.create_agent("cat", "agent").await;
+    let plan = json!({"url": app.base, "producer": null, "sockets": [
+        {"key": amy, "transport": "websocket", "rooms": ["lobby"]},
+        {"key": bob, "transport": "polling", "rooms": ["lobby"], "flood": true},
+        {"key": cat, "transport": "websocket", "rooms": ["lobby"]},
+    ]});
+    let mut fleet = Fleet::start(Library::Node, &plan);
+    fleet.next("ready", Duration::from_secs(30)).await;
+    let tokens =
+        crate::common::json_of(app.get("/api/v1/agents/amy/tokens", &app.admin_key).await).await;
+    let id = tokens["tokens"][0]["id"].as_str().unwrap().to_owned();
+    let res = app
+        .delete(&format!("/api/v1/tokens/{id}"), &app.admin_key)
+        .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    // Long enough for a client that meant to come back (backoff starts at about 1 s) to do so.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let report = fleet.report().await;
+    let sockets = report["sockets"].as_array().unwrap();
+    for (who, s) in [
+        ("the revoked key", &sockets[0]),
+        ("the flooder", &sockets[1]),
+    ] {
+        assert_eq!(
+            s["disconnect_reasons"],
+            json!(["io server disconnect"]),
+            "{who}: {s}"
+        );
+        assert_eq!(s["connected"], false, "{who} stays away: {s}");
+        assert_eq!(s["connects"], 1, "{who} did not reconnect: {s}");
+    }
+    assert_eq!(
+        sockets[2]["connected"], true,
+        "the bystander stays: {}",
+        sockets[2]
+    );
+    assert_eq!(sockets[2]["disconnect_reasons"], json!([]));
+    fleet.stop().await;
+}
