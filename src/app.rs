@@ -237,9 +237,6 @@ impl App {
         state.shutdown.cancel();
         let dropped = state.transports.drop_all();
         tracing::info!(connections = dropped, "socket transports dropped");
-        // What is left (polling sessions between two requests) is closed inside socketioxide;
-        // its CLOSE packets never reach a client, whose next poll is answered 503.
-        let _ = tokio::time::timeout_at(deadline, state.hub.fanout.close()).await;
         let grace = deadline.min(tokio::time::Instant::now() + DRAIN_GRACE);
         tokio::time::sleep_until(grace).await;
         stop_http.cancel();
@@ -250,6 +247,11 @@ impl App {
                 server.abort();
             }
         }
+        // Only now, with no request left: the namespace (and with it the cluster adapter)
+        // carries the broadcasts of what requests in flight committed during the drain. What
+        // it still holds (polling sessions between two requests) is closed inside
+        // socketioxide; those CLOSE packets never reach a client, whose next poll got a 503.
+        let _ = tokio::time::timeout_at(deadline, state.hub.fanout.close()).await;
         if let Presence::Redis(p) = &*state.presence {
             p.unregister().await;
         }
@@ -292,9 +294,11 @@ async fn assemble<A: Adapter + DefinedAdapter>(
         metrics,
         auth,
     } = parts;
+    let presence = Arc::new(presence);
     let fanout = Arc::new(SocketIoFanout {
         io: io.clone(),
         store: store.clone(),
+        presence: presence.clone(),
     });
     let hub = Hub::new(store, settings.clone(), fanout, metrics.clone());
     let bootstrap_key = if settings.bootstrap && !settings.is_production() {
@@ -323,7 +327,7 @@ async fn assemble<A: Adapter + DefinedAdapter>(
         settings,
         hub,
         auth,
-        presence: Arc::new(presence),
+        presence,
         metrics,
         redis,
         readiness,

@@ -102,6 +102,10 @@ impl Fanout for NoSockets {
     ) -> BoxFuture<'a, ()> {
         Box::pin(async {})
     }
+    fn removed_from_room<'a>(&'a self, _: &'a str, _: uuid::Uuid) -> BoxFuture<'a, ()> {
+        // Running servers' periodic re-check takes the agent's sockets out of the room.
+        Box::pin(async {})
+    }
     fn kick(&self, _: KickTarget) -> BoxFuture<'_, usize> {
         Box::pin(async { 0 })
     }

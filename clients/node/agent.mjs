@@ -114,15 +114,16 @@ function connect(label, token) {
 }
 
 /** The reconnect pattern. `socket.rooms` maps each joined room to the seqs seen there. On every
- *  `connect` (the first and each reconnect) the socket rejoins them with `since` = the highest
- *  seq seen; the ack's `missed` fills the gap. A seq seen before is a duplicate: dropped. */
+ *  `connect` (the first and each reconnect) the socket rejoins them with `since` = the seq up
+ *  to which it has every message (not the highest seen: messages sent through different nodes
+ *  may arrive out of order); the ack's `missed` fills the gap. A seq seen before is dropped. */
 function followRooms(socket) {
-  socket.rooms = new Map(); // room -> { top: highest seq seen, seen: Set of seqs }
+  socket.rooms = new Map(); // room -> { top: every seq up to it seen, seen: Set of seqs }
   socket.deliver = (m) => {
     const r = socket.rooms.get(m.room);
     if (!r || r.seen.has(m.seq)) return false; // not followed, or a duplicate
     r.seen.add(m.seq);
-    r.top = Math.max(r.top, m.seq);
+    while (r.seen.has(r.top + 1)) r.top++;
     return true; // new: an agent would act on it here
   };
   socket.on("message:new", socket.deliver);

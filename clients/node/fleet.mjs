@@ -8,8 +8,8 @@
 //   FILE: {"url","sockets":[{"key","transport":"websocket"|"polling","rooms":[…],"flood"?:bool}],
 //          "producer":null|{"key","room","interval_ms","prefix","transport"?: default websocket}}
 //
-// On every `connect` each socket rejoins its rooms with `since` = the highest seq it has seen
-// there and keeps per room seq -> body (same body again: a duplicate, counted; another body: a
+// On every `connect` each socket rejoins its rooms with `since` = the seq up to which it has
+// every message there (gap-free) and keeps per room seq -> body (same body again: a duplicate, counted; another body: a
 // conflict). stdout is JSON lines: ready, connect_error, reconnect_error, disconnect,
 // reconnected, join_error, report (socket -1 is the producer). stdin: `report`; `stop` or EOF
 // disconnects everything and exits 0. A bad plan exits 2. A socket with "flood": true sends
@@ -69,7 +69,10 @@ class Client {
     this.flood = flood === true;
     this.roomNames = rooms;
     this.rooms = Object.fromEntries(rooms.map((r) => [r, new Map()])); // room -> Map(seq -> body)
-    this.top = Object.fromEntries(rooms.map((r) => [r, 0])); // room -> highest seq seen
+    // room -> the seq up to which this socket has every message. Not the highest seq seen:
+    // messages committed on different nodes can arrive out of seq order, and a rejoin from
+    // the highest would skip one still in flight when the connection dropped.
+    this.top = Object.fromEntries(rooms.map((r) => [r, 0]));
     Object.assign(this, { connects: 0, duplicates: 0, truncated_joins: 0, ready: false });
     Object.assign(this, { reasons: [], connectErrors: [], reconnectErrors: [], joinErrors: [], conflicts: [] });
     this.onReady = () => {};
@@ -97,7 +100,9 @@ class Client {
     const seen = this.rooms[m.room] ?? (this.rooms[m.room] = new Map());
     if (!seen.has(m.seq)) {
       seen.set(m.seq, m.body);
-      if (m.seq > (this.top[m.room] ?? 0)) this.top[m.room] = m.seq;
+      let top = this.top[m.room] ?? 0;
+      while (seen.has(top + 1)) top++;
+      this.top[m.room] = top;
     } else if (seen.get(m.seq) === m.body) {
       this.duplicates++;
     } else {

@@ -70,15 +70,19 @@ class Agent:
         self.inbox = []  # (event, data), in arrival order
         self.handshake_transport = None
         # The reconnect pattern: each joined room -> the seqs seen there. On every `connect`
-        # (the first and each reconnect) rejoin them with `since` = the highest seq seen; the
-        # ack's `missed` fills the gap. A seq seen before is a duplicate: dropped.
+        # (the first and each reconnect) rejoin them with `since` = the seq up to which every
+        # message was seen (not the highest: messages sent through different nodes may arrive
+        # out of order); the ack's `missed` fills the gap. A seq seen before is dropped.
         self.rooms = {}  # room -> set of seqs seen
         self.rejoining = set()  # the rejoin tasks, kept referenced until they finish
 
         @self.sio.event
         async def connect():
             for room, seen in self.rooms.items():  # a task: the handler must not wait for acks
-                task = asyncio.create_task(self.rejoin(room, max(seen, default=0)))
+                since = 0
+                while since + 1 in seen:
+                    since += 1
+                task = asyncio.create_task(self.rejoin(room, since))
                 self.rejoining.add(task)
                 task.add_done_callback(self.rejoining.discard)
 

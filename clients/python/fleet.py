@@ -8,8 +8,8 @@ by themselves. There is no application retry code on purpose: the library must d
     FILE: {"url","sockets":[{"key","transport":"websocket"|"polling","rooms":[...]}],
            "producer":null|{"key","room","interval_ms","prefix","transport"?: default websocket}}
 
-On every `connect` each client rejoins its rooms with `since` = the highest seq it has seen
-there and keeps per room seq -> body (same body again: a duplicate, counted; another body: a
+On every `connect` each client rejoins its rooms with `since` = the seq up to which it has every
+message (gap-free: messages committed on different nodes may arrive out of order) and keeps per room seq -> body (same body again: a duplicate, counted; another body: a
 conflict). stdout is JSON lines: ready, connect_error, reconnect_error, disconnect,
 reconnected, join_error, report (socket -1 is the producer). stdin: `report`; `stop` or EOF
 disconnects everything and exits 0. A bad plan exits 2.
@@ -72,7 +72,7 @@ class Client:
         # "polling" = the library default (polling, then upgrade); "websocket" = WebSocket only.
         self.transports = ["websocket"] if transport == "websocket" else None
         self.rooms = {r: {} for r in rooms}  # room -> {seq: body}
-        self.top = {r: 0 for r in rooms}  # room -> highest seq seen
+        self.top = {r: 0 for r in rooms}  # room -> seq up to which every message was seen
         self.connects = self.duplicates = self.truncated_joins = 0
         self.ready = self.started = False
         self.reasons, self.connect_errors, self.reconnect_errors = [], [], []
@@ -124,7 +124,10 @@ class Client:
         seen = self.rooms.setdefault(room, {})
         if seq not in seen:
             seen[seq] = body
-            self.top[room] = max(self.top.get(room, 0), seq)
+            top = self.top.get(room, 0)
+            while top + 1 in seen:
+                top += 1
+            self.top[room] = top
         elif seen[seq] == body:
             self.duplicates += 1
         else:

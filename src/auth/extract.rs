@@ -55,15 +55,17 @@ pub fn client_ip(
     trust_proxy: bool,
 ) -> Option<IpAddr> {
     if trust_proxy {
-        let forwarded = headers
+        // Only the last entry was written by the nearest proxy; one that does not parse is
+        // not skipped for an earlier, client-written one: the peer address is used instead.
+        let last = headers
             .get_all("x-forwarded-for")
             .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|ip| ip.trim().parse::<IpAddr>().ok())
-            .last();
-        if forwarded.is_some() {
-            return forwarded;
+            .next_back()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|ip| ip.trim().parse::<IpAddr>().ok());
+        if last.is_some() {
+            return last;
         }
     }
     peer.map(|p| p.ip())

@@ -180,6 +180,12 @@ async fn create_token(
 ) -> Result<(StatusCode, Json<CreatedTokenView>)> {
     let agent = agent_named(&state, &name).await?;
     require_admin_or_self(&caller, &agent)?;
+    // A leaked 15-minute JWT must not become a key that never expires (SPEC §6).
+    if !caller.is_admin() && matches!(caller.kind, crate::auth::CredentialKind::Jwt { .. }) {
+        return Err(Error::forbidden(
+            "creating a token needs an API key (or an admin); a JWT cannot mint one",
+        ));
+    }
     let issued = state
         .hub
         .create_token(

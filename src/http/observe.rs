@@ -38,7 +38,7 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
     if path.starts_with("/socket.io") || path == "/metrics" {
         return next.run(req).await;
     }
-    let method = req.method().as_str().to_owned();
+    let method = crate::telemetry::metrics::method_label(req.method());
     let span = tracing::info_span!(
         "http.request",
         otel.name = %method,
@@ -63,6 +63,6 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
     span.record("http.response.status_code", status);
     state
         .metrics
-        .http_request(&method, route, status, started.elapsed());
+        .http_request(method, route, status, started.elapsed());
     response
 }

@@ -49,6 +49,7 @@ impl Readiness {
         {
             return checks;
         }
+        self.metrics.readiness_probes.inc();
         let (database, redis) = tokio::join!(self.store.ping(), async {
             match &self.redis {
                 None => None,

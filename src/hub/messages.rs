@@ -157,6 +157,9 @@ impl Hub {
             Some(l @ 1..=100) => l as u64,
             Some(_) => return Err(Error::bad_request("limit must be 1 to 100")),
         };
+        if before.is_some_and(|b| b < 0) || after.is_some_and(|a| a < 0) {
+            return Err(Error::bad_request("before and after are seqs: 0 or more"));
+        }
         let query = match (before, after) {
             (Some(_), Some(_)) => {
                 return Err(Error::bad_request("use either before or after, not both"));

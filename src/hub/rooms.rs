@@ -234,6 +234,10 @@ impl Hub {
             self.store.add_member(room.id, agent.id).await?;
         } else {
             self.store.remove_member(room.id, agent.id).await?;
+            // Its live sockets stop reading the room now, on every node (SPEC §5).
+            if room.private {
+                self.fanout.removed_from_room(&room.name, agent.id).await;
+            }
         }
         Ok(())
     }

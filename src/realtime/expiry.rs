@@ -55,7 +55,8 @@ pub async fn watch<A: Adapter>(socket: SocketRef<A>, session: Arc<Session>) {
 }
 
 /// Every `RECHECK_INTERVAL`, disconnects local sockets whose token was revoked or expired
-/// or whose agent was disabled.
+/// or whose agent was disabled, and takes live sockets out of private rooms their agent was
+/// removed from (catching what a CLI change or a missed notification left).
 pub async fn recheck_loop<A: Adapter>(io: SocketIo<A>, state: AppState) {
     let mut ticker = tokio::time::interval_at(
         tokio::time::Instant::now() + RECHECK_INTERVAL,
@@ -85,6 +86,14 @@ pub async fn recheck_loop<A: Adapter>(io: SocketIo<A>, state: AppState) {
                 // The database is down: keep the sockets, check again next round.
                 Err(_) => true,
             };
+            if live && !ctx.session.caller().is_admin() {
+                for (room, id) in ctx.session.joined_private() {
+                    // Only a definite "not a member" takes a socket out; errors wait.
+                    if let Ok(false) = state.hub.store.is_member(id, ctx.session.agent_id()).await {
+                        super::rooms::remove_from_room(&socket, &ctx.session, &state, &room).await;
+                    }
+                }
+            }
             if !live {
                 let agent_id = ctx.session.agent_id();
                 let _ = socket.disconnect();

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use entity::rooms;
 use socketioxide::SocketIo;
@@ -10,7 +11,9 @@ use socketioxide::adapter::Adapter;
 use socketioxide::socket::Sid;
 use uuid::Uuid;
 
+use super::session::SocketCtx;
 use super::{agent_key, room_key, token_key};
+use crate::cluster::Presence;
 use crate::model::MessageView;
 use crate::store::Store;
 
@@ -35,6 +38,10 @@ pub trait Fanout: Send + Sync {
         except: Option<Sid>,
     ) -> BoxFuture<'a, ()>;
 
+    /// Takes every socket of `agent_id`, on every node, out of `room` (a private room it was
+    /// removed from): each is told `room:removed`, the room sees `presence:leave`.
+    fn removed_from_room<'a>(&'a self, room: &'a str, agent_id: Uuid) -> BoxFuture<'a, ()>;
+
     /// Disconnects the target's sockets on every node; returns how many there were.
     fn kick(&self, target: KickTarget) -> BoxFuture<'_, usize>;
 
@@ -45,6 +52,7 @@ pub trait Fanout: Send + Sync {
 pub struct SocketIoFanout<A: Adapter> {
     pub io: SocketIo<A>,
     pub store: Store,
+    pub presence: Arc<Presence>,
 }
 
 impl<A: Adapter> Fanout for SocketIoFanout<A> {
@@ -76,6 +84,50 @@ impl<A: Adapter> Fanout for SocketIoFanout<A> {
             }
             if let Err(e) = op.emit("message:new", message).await {
                 tracing::warn!(error = %e, room = %room.name, "message:new broadcast failed");
+            }
+        })
+    }
+
+    fn removed_from_room<'a>(&'a self, room: &'a str, agent_id: Uuid) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let Some(root) = self.io.of("/") else {
+                return;
+            };
+            let agent = agent_key(agent_id);
+            let sockets = match root.clone().to(agent.clone()).fetch_sockets().await {
+                Ok(sockets) => sockets,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot list the removed agent's sockets");
+                    Vec::new()
+                }
+            };
+            // Out of the broadcast room first: from here on nothing of the room reaches them.
+            if let Err(e) = root.clone().to(agent.clone()).leave(room_key(room)).await {
+                tracing::warn!(error = %e, room, "leaving a room on some node failed");
+            }
+            // Sessions on this node forget the room; other nodes' do at their next re-check
+            // (the store refuses their sends and reads meanwhile).
+            for socket in root.clone().to(agent.clone()).local().sockets() {
+                if let Some(ctx) = SocketCtx::<A>::of(&socket) {
+                    ctx.session.leave(room);
+                }
+            }
+            let body = serde_json::json!({"room": room});
+            if let Err(e) = root.clone().to(agent).emit("room:removed", &body).await {
+                tracing::warn!(error = %e, room, "room:removed failed on some node");
+            }
+            let mut left = None;
+            for socket in &sockets {
+                let sid = socket.data().id.to_string();
+                if let Some(change) = self.presence.leave(room, agent_id, &sid).await {
+                    left = Some(change);
+                }
+            }
+            if let Some(change) = left {
+                let body = serde_json::json!({"room": change.room, "agent": change.member.agent});
+                if let Err(e) = root.to(room_key(room)).emit("presence:leave", &body).await {
+                    tracing::warn!(error = %e, room, "presence:leave broadcast failed");
+                }
             }
         })
     }

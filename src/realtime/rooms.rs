@@ -40,7 +40,7 @@ pub async fn join<A: Adapter>(ctx: &EventCtx<'_, A>, req: JoinRequest) -> Result
     // Join the broadcast room before reading history: whatever commits after the read is
     // delivered live, so nothing acknowledged falls between `missed` and `message:new`.
     ctx.socket.join(room_key(&room.name));
-    if ctx.session.join(&room.name, room.id)
+    if ctx.session.join(&room.name, room.id, room.private)
         && let Some(change) = ctx
             .state
             .presence
@@ -83,6 +83,28 @@ pub async fn leave<A: Adapter>(ctx: &EventCtx<'_, A>, req: LeaveRequest) -> Resu
         }
     }
     Ok(json!({}))
+}
+
+/// Takes one local socket out of a private room its agent no longer belongs to (the periodic
+/// re-check's half of SPEC §5's removal; REST removals reach every node at once).
+pub async fn remove_from_room<A: Adapter>(
+    socket: &SocketRef<A>,
+    session: &Session,
+    state: &AppState,
+    room: &str,
+) {
+    if !session.leave(room) {
+        return;
+    }
+    socket.leave(room_key(room));
+    let _ = socket.emit("room:removed", &json!({"room": room}));
+    if let Some(change) = state
+        .presence
+        .leave(room, session.agent_id(), &session.sid)
+        .await
+    {
+        announce_leave(socket, &change).await;
+    }
 }
 
 /// After the socket's last event: leave presence everywhere it was.

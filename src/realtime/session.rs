@@ -81,8 +81,8 @@ impl PendingKick {
 
 struct Inner {
     caller: Caller,
-    /// Rooms this socket joined: name → room id.
-    joined: HashMap<String, Uuid>,
+    /// Rooms this socket joined: name → room id and whether it is private.
+    joined: HashMap<String, (Uuid, bool)>,
 }
 
 /// The two ends of a socket's event queue. The receiver is taken by the worker once the
@@ -184,11 +184,21 @@ impl Session {
     }
 
     /// Records a join; false when the socket was already in the room.
-    pub fn join(&self, room: &str, id: Uuid) -> bool {
+    pub fn join(&self, room: &str, id: Uuid, private: bool) -> bool {
         lock(&self.inner)
             .joined
-            .insert(room.to_owned(), id)
+            .insert(room.to_owned(), (id, private))
             .is_none()
+    }
+
+    /// The private rooms this socket is in (name, id): their membership can be taken away.
+    pub fn joined_private(&self) -> Vec<(String, Uuid)> {
+        lock(&self.inner)
+            .joined
+            .iter()
+            .filter(|(_, (_, private))| *private)
+            .map(|(name, (id, _))| (name.clone(), *id))
+            .collect()
     }
 
     pub fn leave(&self, room: &str) -> bool {

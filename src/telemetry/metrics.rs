@@ -52,6 +52,9 @@ pub struct Metrics {
     pub redis_up: Gauge,
     /// Redis commands and publishes that failed (the hub went on without them).
     pub redis_errors: Counter,
+    /// Database (and Redis) probes run for readiness, metrics and the Socket.IO guard: at
+    /// most about one a second, however many ask.
+    pub readiness_probes: Counter,
     /// Adapter messages received from Redis and dropped (a full buffer or a lagging reader).
     pub redis_dropped_messages: Counter,
 }
@@ -136,6 +139,12 @@ impl Default for Metrics {
             "Redis commands and publishes that failed",
             redis_errors.clone(),
         );
+        let readiness_probes = Counter::default();
+        registry.register(
+            "readiness_probes",
+            "Database and Redis probes run for /readyz, /metrics and new Socket.IO sessions",
+            readiness_probes.clone(),
+        );
         let redis_dropped_messages = Counter::default();
         registry.register(
             "redis_dropped_messages",
@@ -155,8 +164,27 @@ impl Default for Metrics {
             db_up,
             redis_up,
             redis_errors,
+            readiness_probes,
             redis_dropped_messages,
         }
+    }
+}
+
+/// The method as a label: the standard ones by name, anything a client made up as `other`,
+/// so no client can add series (`curl -X XMETHOD1` would otherwise add one per name).
+pub fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
     }
 }
 
@@ -172,6 +200,7 @@ impl Metrics {
         self.message_send_latency.observe(latency.as_secs_f64());
     }
 
+    /// Records one HTTP request. `method` must be a bounded label ([`method_label`]).
     pub fn http_request(&self, method: &str, route: &str, status: u16, duration: Duration) {
         self.http_requests
             .get_or_create(&HttpLabels {

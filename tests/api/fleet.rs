@@ -505,13 +505,20 @@ pub fn assert_came_back_with_everything(report: &Value, expected: &Acked) {
         );
         let rooms = s["rooms"].as_object().unwrap();
         for (room, seen) in rooms {
-            for (seq, body) in expected.get(room).into_iter().flatten() {
-                assert_eq!(
-                    seen[seq.to_string()].as_str(),
-                    Some(body.as_str()),
-                    "socket {i} is missing {room}#{seq} ({body})"
-                );
-            }
+            let missing: Vec<String> = expected
+                .get(room)
+                .into_iter()
+                .flatten()
+                .filter(|(seq, body)| seen[seq.to_string()].as_str() != Some(body.as_str()))
+                .map(|(seq, body)| format!("#{seq} {body}"))
+                .collect();
+            let highest = seen
+                .as_object()
+                .and_then(|m| m.keys().filter_map(|k| k.parse::<i64>().ok()).max());
+            assert!(
+                missing.is_empty(),
+                "socket {i} is missing in {room} (highest seen {highest:?}): {missing:?}; {s}"
+            );
         }
     }
 }

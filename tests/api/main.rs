@@ -4,6 +4,7 @@ mod common;
 mod helpers;
 mod sio;
 
+mod abuse;
 mod agents;
 mod audit;
 mod auth;
