@@ -96,6 +96,22 @@ pub struct Settings {
         global = true
     )]
     pub max_sockets_per_agent: u32,
+    /// Rooms one socket may be in at once; one more join is `forbidden`.
+    #[arg(
+        long,
+        env = "MAX_ROOMS_PER_SOCKET",
+        default_value_t = 100,
+        global = true
+    )]
+    pub max_rooms_per_socket: usize,
+    /// Rooms a non-admin agent may create per hour (REST and joins; DM rooms do not count).
+    #[arg(
+        long,
+        env = "ROOM_CREATES_PER_HOUR",
+        default_value_t = 100,
+        global = true
+    )]
+    pub room_creates_per_hour: u32,
     /// UTF-8 bytes of a message body.
     #[arg(
         long,
@@ -250,6 +266,9 @@ impl Settings {
             || self.rate_limit_auth_failures_per_min == 0
         {
             return err("rate limits must be at least 1");
+        }
+        if self.max_rooms_per_socket == 0 || self.room_creates_per_hour == 0 {
+            return err("MAX_ROOMS_PER_SOCKET and ROOM_CREATES_PER_HOUR must be at least 1");
         }
         if self.max_connections == 0 {
             return err("MAX_CONNECTIONS must be at least 1");

@@ -75,11 +75,20 @@ impl Caller {
     }
 }
 
+/// How long a refused credential is remembered, so repeating it costs no database lookup.
+const REFUSED_FOR: std::time::Duration = std::time::Duration::from_secs(10);
+/// At most this many refused credentials are remembered (then the memory starts over).
+const REFUSED_MAX: usize = 10_000;
+
 /// Turns credentials into callers; shared by REST and the Socket.IO handshake.
 pub struct Authenticator {
     store: Store,
     jwt: JwtKeys,
     metrics: Arc<Metrics>,
+    /// Digests of credentials the database refused lately: a flood of one bad key (or a
+    /// revoked JWT) is answered from here. A refused credential never becomes valid again,
+    /// except a key of an agent re-enabled within these seconds.
+    refused: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
 
 impl Authenticator {
@@ -88,7 +97,35 @@ impl Authenticator {
             store,
             jwt,
             metrics,
+            refused: Default::default(),
         }
+    }
+
+    /// Forgets every remembered refusal (an agent was enabled again on this node; other
+    /// nodes accept its keys again within `REFUSED_FOR`).
+    pub fn forget_refusals(&self) {
+        self.refused
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    fn recently_refused(&self, digest: &str) -> bool {
+        let refused = self.refused.lock().unwrap_or_else(|e| e.into_inner());
+        refused
+            .get(digest)
+            .is_some_and(|at| at.elapsed() < REFUSED_FOR)
+    }
+
+    fn remember_refused(&self, digest: String) {
+        let mut refused = self.refused.lock().unwrap_or_else(|e| e.into_inner());
+        if refused.len() >= REFUSED_MAX {
+            refused.retain(|_, at| at.elapsed() < REFUSED_FOR);
+            if refused.len() >= REFUSED_MAX {
+                refused.clear();
+            }
+        }
+        refused.insert(digest, std::time::Instant::now());
     }
 
     /// Counts a refused credential (`auth_failures_total`).
@@ -102,16 +139,35 @@ impl Authenticator {
 
     /// Authenticates a bearer credential: an API key (`ahk_…`) or a JWT.
     pub async fn authenticate(&self, credential: &str) -> Result<Caller> {
-        let result = if keys::is_api_key(credential) {
+        let digest = keys::hash(credential);
+        let result = if self.recently_refused(&digest) {
+            Err(Error::unauthorized())
+        } else if keys::is_api_key(credential) {
             self.key(credential).await
         } else {
             self.authenticate_jwt(credential).await
         };
-        self.counted(result)
+        self.remembered(digest, result)
     }
 
     pub async fn authenticate_key(&self, key: &str) -> Result<Caller> {
-        let result = self.key(key).await;
+        let digest = keys::hash(key);
+        let result = if self.recently_refused(&digest) {
+            Err(Error::unauthorized())
+        } else {
+            self.key(key).await
+        };
+        self.remembered(digest, result)
+    }
+
+    /// Counts a refusal and remembers the credential as refused.
+    fn remembered(&self, digest: String, result: Result<Caller>) -> Result<Caller> {
+        if result
+            .as_ref()
+            .is_err_and(|e| e.code == crate::error::ErrorCode::Unauthorized)
+        {
+            self.remember_refused(digest);
+        }
         self.counted(result)
     }
 

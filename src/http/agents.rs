@@ -158,6 +158,10 @@ async fn update_agent(
             body.disabled,
         )
         .await?;
+    if body.disabled == Some(false) {
+        // Its keys were refused while it was disabled: they count again from now on.
+        state.auth.forget_refusals();
+    }
     Ok(Json(AgentView::from_model(&agent)))
 }
 

@@ -158,7 +158,8 @@ async fn classify(State(state): State<AppState>, mut req: Request, next: Next) -
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
     let ip = client_ip(req.headers(), peer, state.settings.trust_proxy);
-    let by_ip = ip.map_or(RateKey::Unknown, RateKey::Ip);
+    // IPv6 by /64: one host or site holds a whole /64, so per-/128 buckets would be free.
+    let by_ip = ip.map_or(RateKey::Unknown, |ip| RateKey::Ip(crate::auth::ip_key(ip)));
     let exchange = req.uri().path() == "/api/v1/auth/token";
     let credential = bearer(req.headers())
         .filter(|_| !exchange)

@@ -16,6 +16,53 @@ use crate::store::{HistoryQuery, NewMessage, RoomRow, SendOutcome};
 pub const MAX_METADATA_BYTES: usize = 4096;
 /// `client_id` may not exceed this many characters (SPEC §3).
 pub const MAX_CLIENT_ID_CHARS: usize = 64;
+/// A page of messages (`missed`, history) holds at most this many bytes of serialized
+/// messages (SPEC §5): 500 bodies of control characters would otherwise make one ack tens
+/// of MiB.
+pub const MAX_PAGE_BYTES: usize = 1 << 20;
+
+/// Which end of a page to keep when it is over [`MAX_PAGE_BYTES`].
+#[derive(Clone, Copy)]
+enum Keep {
+    /// Ascending from a cursor (`after`, `missed`): keep the oldest.
+    Oldest,
+    /// Back from a cursor (`before`, the latest): keep the newest.
+    Newest,
+}
+
+/// Cuts an ascending page to [`MAX_PAGE_BYTES`]; true when it was cut (so more exist in the
+/// page's direction).
+fn cap_page(views: &mut Vec<MessageView>, keep: Keep) -> bool {
+    let size = |v: &MessageView| serde_json::to_vec(v).map_or(0, |b| b.len() + 1);
+    let mut total = 0;
+    let fits = match keep {
+        Keep::Oldest => views
+            .iter()
+            .take_while(|v| {
+                total += size(v);
+                total <= MAX_PAGE_BYTES
+            })
+            .count(),
+        Keep::Newest => views
+            .iter()
+            .rev()
+            .take_while(|v| {
+                total += size(v);
+                total <= MAX_PAGE_BYTES
+            })
+            .count(),
+    };
+    if fits == views.len() {
+        return false;
+    }
+    match keep {
+        Keep::Oldest => views.truncate(fits),
+        Keep::Newest => {
+            views.drain(..views.len() - fits);
+        }
+    }
+    true
+}
 
 /// A message as a client submits it (REST body, `message:send`, `dm:send`).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -137,11 +184,12 @@ impl Hub {
             .store
             .history(room.0.id, HistoryQuery::After(since), max)
             .await?;
-        let views = self
+        let mut views = self
             .store
             .message_views(&room.0.name, page.messages)
             .await?;
-        Ok((views, page.has_more))
+        let cut = cap_page(&mut views, Keep::Oldest);
+        Ok((views, page.has_more || cut))
     }
 
     /// A page of history for a reader of the room; `limit` must be 1..=100.
@@ -160,19 +208,20 @@ impl Hub {
         if before.is_some_and(|b| b < 0) || after.is_some_and(|a| a < 0) {
             return Err(Error::bad_request("before and after are seqs: 0 or more"));
         }
-        let query = match (before, after) {
+        let (query, keep) = match (before, after) {
             (Some(_), Some(_)) => {
                 return Err(Error::bad_request("use either before or after, not both"));
             }
-            (Some(b), None) => HistoryQuery::Before(b),
-            (None, Some(a)) => HistoryQuery::After(a),
-            (None, None) => HistoryQuery::Latest,
+            (Some(b), None) => (HistoryQuery::Before(b), Keep::Newest),
+            (None, Some(a)) => (HistoryQuery::After(a), Keep::Oldest),
+            (None, None) => (HistoryQuery::Latest, Keep::Newest),
         };
         let page = self.store.history(room.0.id, query, limit).await?;
-        let views = self
+        let mut views = self
             .store
             .message_views(&room.0.name, page.messages)
             .await?;
-        Ok((views, page.has_more))
+        let cut = cap_page(&mut views, keep);
+        Ok((views, page.has_more || cut))
     }
 }

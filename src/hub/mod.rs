@@ -33,7 +33,37 @@ pub struct Hub {
     pub fanout: Arc<dyn Fanout>,
     pub metrics: Arc<Metrics>,
     /// When each type of throttled audit event was last written per IP or agent.
-    throttled_audits: Arc<Mutex<HashMap<String, Instant>>>,
+    throttled_audits: Arc<Mutex<Throttled>>,
+}
+
+/// When each throttled audit key was last written; expired keys are dropped at most once
+/// per interval, not on every hit.
+#[derive(Default)]
+struct Throttled {
+    seen: HashMap<String, Instant>,
+    pruned: Option<Instant>,
+}
+
+impl Throttled {
+    /// True when `key` may be written now (and records it).
+    fn admit(&mut self, key: String) -> bool {
+        let now = Instant::now();
+        if self
+            .pruned
+            .is_none_or(|at| now.duration_since(at) >= THROTTLED_AUDIT_INTERVAL)
+        {
+            self.seen
+                .retain(|_, at| now.duration_since(*at) < THROTTLED_AUDIT_INTERVAL);
+            self.pruned = Some(now);
+        }
+        match self.seen.get(&key) {
+            Some(at) if now.duration_since(*at) < THROTTLED_AUDIT_INTERVAL => false,
+            _ => {
+                self.seen.insert(key, now);
+                true
+            }
+        }
+    }
 }
 
 impl Hub {
@@ -73,22 +103,24 @@ impl Hub {
         ip: Option<String>,
         details: Value,
     ) {
-        let key = match (agent_id, &ip) {
-            (Some(id), _) => format!("{}:agent:{id}", kind.as_str()),
-            (None, Some(ip)) => format!("{}:ip:{ip}", kind.as_str()),
-            (None, None) => format!("{}:unknown", kind.as_str()),
+        // Addresses by their rate-limit key (IPv6: the /64), so rotating within one costs.
+        let ip_key = ip
+            .as_deref()
+            .and_then(|ip| ip.parse::<std::net::IpAddr>().ok())
+            .map(crate::auth::ip_key);
+        let key = match (agent_id, ip_key, &ip) {
+            (Some(id), _, _) => format!("{}:agent:{id}", kind.as_str()),
+            (None, Some(key), _) => format!("{}:ip:{key}", kind.as_str()),
+            (None, None, Some(ip)) => format!("{}:ip:{ip}", kind.as_str()),
+            (None, None, None) => format!("{}:unknown", kind.as_str()),
         };
+        if !self
+            .throttled_audits
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .admit(key)
         {
-            let mut seen = self
-                .throttled_audits
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            let now = Instant::now();
-            seen.retain(|_, at| now.duration_since(*at) < THROTTLED_AUDIT_INTERVAL);
-            if seen.contains_key(&key) {
-                return;
-            }
-            seen.insert(key, now);
+            return;
         }
         self.audit(kind, agent_id, ip, details).await;
     }

@@ -92,6 +92,9 @@ impl Hub {
         caller.require_writer()?;
         let name = RoomName::parse_plain(name)?;
         let topic = topic.map(validate_topic).transpose()?.map(str::to_owned);
+        if !caller.is_admin() {
+            self.check_room_quota(caller).await?;
+        }
         let room = self
             .store
             .create_room(
@@ -112,6 +115,23 @@ impl Hub {
         )
         .await;
         Ok((room, caller.agent.name.clone()))
+    }
+
+    /// `ROOM_CREATES_PER_HOUR` (SPEC §5): counted from the rooms table, so it holds across
+    /// nodes; DM rooms do not count. Past it: `rate_limited` until the oldest creation of the
+    /// last hour is an hour old.
+    async fn check_room_quota(&self, caller: &Caller) -> Result<()> {
+        let hour = chrono::Duration::hours(1);
+        let now = chrono::Utc::now();
+        let (count, oldest) = self
+            .store
+            .rooms_created_since(caller.agent.id, now - hour)
+            .await?;
+        if count < u64::from(self.settings.room_creates_per_hour) {
+            return Ok(());
+        }
+        let wait = oldest.map_or(hour, |at| at + hour - now);
+        Err(Error::rate_limited(wait.num_milliseconds().max(1) as u64))
     }
 
     /// The DM room of the caller and `to`, created by the first sender.

@@ -123,6 +123,16 @@ pub async fn authenticate<A: Adapter>(
             let _ = ctx.queue.tx.send(Work::Disconnect).await;
         }
     });
+    // socketioxide can still fail to send the CONNECT answer (the transport closed while
+    // this ran) and then drops the socket without calling its disconnect handler: undo
+    // what was registered here, or presence and the gauges would keep a ghost.
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        if !s.connected() && !ctx.session.closed.is_cancelled() {
+            ctx.state.transports.forget(&s.id.to_string());
+            super::rooms::on_disconnect(&s, &ctx.session, &ctx.state).await;
+        }
+    });
     Ok(())
 }
 

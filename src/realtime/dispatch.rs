@@ -17,6 +17,7 @@ use super::session::{Session, SocketCtx};
 use super::{messages, presence, refresh, rooms};
 use crate::app::AppState;
 use crate::error::{Error, Result};
+use crate::net::Transports;
 
 /// One unit of a socket's queue.
 pub enum Work<A: Adapter> {
@@ -37,37 +38,52 @@ pub struct Reply<A: Adapter> {
 }
 
 impl<A: Adapter> Reply<A> {
-    pub fn send(self, socket: &SocketRef<A>, session: &Session, result: Result<Value>) {
-        match (self.ack, result) {
+    pub fn send(
+        self,
+        socket: &SocketRef<A>,
+        session: &Session,
+        transports: &Transports,
+        result: Result<Value>,
+    ) {
+        let sent = match (self.ack, result) {
             (Some(ack), Ok(mut body)) => {
                 if let Value::Object(map) = &mut body {
                     map.insert("ok".into(), Value::Bool(true));
                 }
-                warn_unsent(ack.send(&body));
+                ack.send(&body)
             }
             (Some(ack), Err(e)) => {
                 e.log();
-                warn_unsent(ack.send(&json!({"ok": false, "error": e.body()})));
+                ack.send(&json!({"ok": false, "error": e.body()}))
             }
-            (None, Ok(_)) => {}
+            (None, Ok(_)) => Ok(()),
             (None, Err(e)) => {
                 e.log();
                 if session.may_send_hub_error() {
-                    let _ = socket.emit(
+                    socket.emit(
                         "hub:error",
                         &json!({"event": self.event, "code": e.code, "message": e.message}),
-                    );
+                    )
+                } else {
+                    Ok(())
                 }
             }
-        }
+        };
+        unsent(sent, session, transports);
     }
 }
 
-/// An ack that cannot be sent means the client stopped reading (its outgoing buffer is full)
-/// or is gone; there is no one to tell but the log.
-fn warn_unsent(result: Result<(), socketioxide::SendError>) {
+/// An answer that cannot be sent: the socket is gone, or it stopped reading and its outgoing
+/// buffer is full. Such a socket is not skipped silently (it would have a hole it cannot
+/// see): its transport is dropped, so it reconnects and recovers with `since` (SPEC §5).
+fn unsent(result: Result<(), socketioxide::SendError>, session: &Session, transports: &Transports) {
+    use socketioxide::{SendError, SocketError};
     if let Err(e) = result {
-        tracing::debug!(error = %e, "ack not sent");
+        tracing::debug!(error = %e, "answer not sent");
+        if matches!(e, SendError::Socket(SocketError::InternalChannelFull)) {
+            tracing::warn!(agent_id = %session.agent_id(), "socket not reading: dropping its transport");
+            transports.drop_session(&session.sid);
+        }
     }
 }
 
@@ -108,6 +124,7 @@ impl<A: Adapter> FromMessageParts<A> for Enqueued {
                 reply.send(
                     &socket,
                     &ctx.session,
+                    &ctx.state.transports,
                     Err(Error::rate_limited(retry_after_ms)),
                 );
                 return Ok(Enqueued);
@@ -127,7 +144,12 @@ impl<A: Adapter> FromMessageParts<A> for Enqueued {
             ctx.queue.tx.try_send(work)
         {
             ctx.state.metrics.rate_limited("ws");
-            reply.send(&socket, &ctx.session, Err(Error::rate_limited(1000)));
+            reply.send(
+                &socket,
+                &ctx.session,
+                &ctx.state.transports,
+                Err(Error::rate_limited(1000)),
+            );
         }
         Ok(Enqueued)
     }
@@ -239,7 +261,7 @@ pub async fn worker<A: Adapter>(socket: SocketRef<A>, ctx: SocketCtx<A>, state: 
                     received,
                 };
                 let result = handle(&ectx, &event, payload).instrument(span).await;
-                reply.send(&socket, &session, result);
+                reply.send(&socket, &session, &state.transports, result);
             }
             Work::Disconnect => break,
         }

@@ -34,6 +34,12 @@ pub async fn join<A: Adapter>(ctx: &EventCtx<'_, A>, req: JoinRequest) -> Result
     if req.since.is_some_and(|s| s < 0) {
         return Err(Error::bad_request("since must be a seq, 0 or more"));
     }
+    let max = ctx.state.settings.max_rooms_per_socket;
+    if ctx.session.joined_count() >= max && !ctx.session.has_joined(&req.room) {
+        return Err(Error::forbidden(format!(
+            "a socket may be in at most {max} rooms (MAX_ROOMS_PER_SOCKET)"
+        )));
+    }
     let caller = ctx.session.caller();
     let row = ctx.state.hub.room_for_join(&caller, &req.room).await?;
     let (room, _) = &row;
@@ -113,6 +119,9 @@ pub async fn on_disconnect<A: Adapter>(
     session: &Arc<Session>,
     state: &AppState,
 ) {
+    if !session.take_cleanup() {
+        return;
+    }
     state.metrics.ws_connections.dec();
     let left = state
         .presence

@@ -29,6 +29,8 @@ pub struct Session {
     pub closed: CancellationToken,
     /// Set while the socket waits to be kicked for flooding.
     pub kick: PendingKick,
+    /// Set by whoever undoes the socket's registration (presence, gauge), so it happens once.
+    cleaned_up: std::sync::atomic::AtomicBool,
 }
 
 /// A flood kick waiting for the socket to go quiet (see `dispatch::flood_disconnect`).
@@ -156,7 +158,15 @@ impl Session {
             last_hub_error: Mutex::new(None),
             closed: CancellationToken::new(),
             kick: PendingKick::default(),
+            cleaned_up: Default::default(),
         }
+    }
+
+    /// True for the first caller only: the one that undoes the socket's registration.
+    pub fn take_cleanup(&self) -> bool {
+        !self
+            .cleaned_up
+            .swap(true, std::sync::atomic::Ordering::AcqRel)
     }
 
     pub fn caller(&self) -> Caller {
@@ -203,6 +213,10 @@ impl Session {
 
     pub fn leave(&self, room: &str) -> bool {
         lock(&self.inner).joined.remove(room).is_some()
+    }
+
+    pub fn joined_count(&self) -> usize {
+        lock(&self.inner).joined.len()
     }
 
     pub fn has_joined(&self, room: &str) -> bool {

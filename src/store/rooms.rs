@@ -147,6 +147,26 @@ impl Store {
         })
     }
 
+    /// The plain (not `dm:`) rooms `agent_id` created since `since`: how many, and when the
+    /// oldest of them was created.
+    pub async fn rooms_created_since(
+        &self,
+        agent_id: Uuid,
+        since: chrono::DateTime<Utc>,
+    ) -> StoreResult<(u64, Option<chrono::DateTime<Utc>>)> {
+        let recent = rooms::Entity::find()
+            .filter(rooms::Column::CreatedBy.eq(agent_id))
+            .filter(rooms::Column::CreatedAt.gt(since))
+            .filter(rooms::Column::Name.not_like("dm:%"));
+        let count = sea_orm::PaginatorTrait::count(recent.clone(), self.conn()).await?;
+        let oldest = recent
+            .order_by_asc(rooms::Column::CreatedAt)
+            .one(self.conn())
+            .await?
+            .map(|r| r.created_at);
+        Ok((count, oldest))
+    }
+
     pub async fn is_member(&self, room_id: Uuid, agent_id: Uuid) -> StoreResult<bool> {
         Ok(room_members::Entity::find_by_id((room_id, agent_id))
             .one(self.conn())

@@ -29,6 +29,21 @@ impl Telemetry {
     }
 }
 
+/// Crates whose debug and trace output holds what clients sent, word for word (tungstenite
+/// logs every WebSocket message: CONNECT auth payloads with API keys, `auth:refresh` JWTs).
+const PAYLOAD_LOGGERS: [&str; 2] = ["tungstenite", "tokio_tungstenite"];
+
+/// Drops those crates' debug and trace events whatever `RUST_LOG` asks for: no key, JWT or
+/// secret may reach the logs at any level.
+fn no_payloads() -> tracing_subscriber::filter::FilterFn<impl Fn(&tracing::Metadata<'_>) -> bool> {
+    tracing_subscriber::filter::filter_fn(|meta: &tracing::Metadata<'_>| {
+        *meta.level() <= tracing::Level::INFO
+            || !PAYLOAD_LOGGERS
+                .iter()
+                .any(|crate_name| meta.target().starts_with(crate_name))
+    })
+}
+
 /// Installs the global subscriber: logs filtered by `RUST_LOG` (default `info`), and spans
 /// to OTLP when an endpoint is set. Call inside the Tokio runtime.
 pub fn init(format: LogFormat) -> Result<Telemetry, String> {
@@ -38,8 +53,15 @@ pub fn init(format: LogFormat) -> Result<Telemetry, String> {
     };
     let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let logs = match format {
-        LogFormat::Json => logs.json().with_filter(filter()).boxed(),
-        LogFormat::Pretty => logs.with_filter(filter()).boxed(),
+        LogFormat::Json => logs
+            .json()
+            .with_filter(filter())
+            .with_filter(no_payloads())
+            .boxed(),
+        LogFormat::Pretty => logs
+            .with_filter(filter())
+            .with_filter(no_payloads())
+            .boxed(),
     };
     let provider = otlp::provider()?;
     let traces = provider.as_ref().map(|p| {

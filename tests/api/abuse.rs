@@ -286,3 +286,87 @@ async fn a_member_removed_from_a_private_room_stops_reading_it_at_once(app: Test
         .collect();
     assert_eq!(names, ["bob"]);
 }
+
+/// With every log on (`RUST_LOG=trace`), a node's output holds no API key, JWT or secret,
+/// whatever went through it: a handshake with the key in the auth payload, another with a
+/// JWT in a header, `auth:refresh`, REST calls and a token exchange.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_credential_reaches_the_logs_even_at_trace() {
+    use std::process::{Command, Stdio};
+    let db = crate::helpers::TestDb::new(Backend::Sqlite).await;
+    let port = crate::fleet::free_port();
+    let log = db.dir.path().join("trace.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_agenthub"))
+        .arg("serve")
+        .current_dir(db.dir.path())
+        .env_clear()
+        .env("RUST_LOG", "trace")
+        .env("HOST", "127.0.0.1")
+        .env("PORT", port.to_string())
+        .env("DATABASE_URL", &db.url)
+        .env("JWT_SECRET", crate::helpers::JWT_SECRET)
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let admin = crate::helpers::read_banner_key(child.stdout.take().unwrap()).await;
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let token: serde_json::Value = http
+        .post(format!("{base}/api/v1/auth/token"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let jwt = token["access_token"].as_str().unwrap().to_owned();
+    http.get(format!("{base}/api/v1/me"))
+        .bearer_auth(&jwt)
+        .send()
+        .await
+        .unwrap();
+    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    let s = crate::sio::Sio::connect(addr, &admin).await;
+    assert_ok(&s.emit("room:join", json!({"room": "lobby"})).await);
+    let by_header =
+        crate::sio::Sio::connect_with(addr, None, &[("authorization", &format!("Bearer {jwt}"))])
+            .await
+            .expect("a JWT in the header connects");
+    let ack = by_header.emit("auth:refresh", json!({"token": jwt})).await;
+    assert_ok(&ack);
+    s.close().await;
+    by_header.close().await;
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.len() > 1000,
+        "trace logging was on: {} bytes",
+        text.len()
+    );
+    for (what, secret) in [
+        ("the API key", admin.as_str()),
+        ("the JWT", jwt.as_str()),
+        ("the JWT secret", crate::helpers::JWT_SECRET),
+    ] {
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains(secret))
+            .take(3)
+            .collect();
+        assert!(lines.is_empty(), "{what} is in the trace log: {lines:#?}");
+    }
+    // Nor the key's tail alone, or the JWT's signature.
+    assert!(
+        !text.contains(&admin[4..]),
+        "the key's random part is in the log"
+    );
+    assert!(
+        !text.contains(jwt.rsplit('.').next().unwrap()),
+        "the JWT signature is in the log"
+    );
+}

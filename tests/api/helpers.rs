@@ -104,6 +104,7 @@ pub fn test_settings(db: &TestDb) -> Settings {
     settings.rate_limit_rest_anon_per_min = 1_000_000;
     settings.rate_limit_rest_auth_per_min = 1_000_000;
     settings.rate_limit_auth_failures_per_min = 1_000_000;
+    settings.room_creates_per_hour = 1_000_000;
     settings.secrets = Secrets {
         jwt_secret: Some(JWT_SECRET.into()),
         jwt_secret_old: None,

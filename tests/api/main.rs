@@ -20,6 +20,7 @@ mod metrics;
 mod operations;
 mod otlp;
 mod processes;
+mod quotas;
 mod realtime;
 mod realtime_auth;
 mod realtime_events;
