@@ -641,7 +641,7 @@ async fn tokens_are_created_by_an_admin_or_the_agent_itself(app: TestApp) {
     let me = json_of(app.get("/api/v1/me", key).await, StatusCode::OK).await;
     assert_eq!(me["name"], "amy", "the key authenticates its agent");
 
-    // The agent itself, with an expiry; and through a JWT.
+    // The agent itself, with an expiry (with its API key: a JWT may not, SPEC §6).
     let before = Utc::now();
     let own = create_token(
         &app,
@@ -660,7 +660,12 @@ async fn tokens_are_created_by_an_admin_or_the_agent_itself(app: TestApp) {
         "{expires} vs {expected}"
     );
     let jwt = app.jwt(&amy).await;
-    create_token(&app, &jwt, "amy", json!({})).await;
+    let res = app.post("/api/v1/agents/amy/tokens", &jwt, json!({})).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::FORBIDDEN,
+        "a JWT cannot mint a key"
+    );
 
     // An empty body is allowed.
     let res = app
