@@ -103,3 +103,60 @@ impl ClientIp {
         }
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    //! Property tests over the client-address input: whatever a client writes in
+    //! `X-Forwarded-For`, the address is the peer's or the header's last entry, never an
+    //! earlier one, and nothing panics.
+
+    use std::net::{IpAddr, SocketAddr};
+
+    use axum::http::{HeaderMap, HeaderValue};
+    use proptest::prelude::*;
+
+    use super::client_ip;
+
+    fn entry() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<std::net::Ipv4Addr>().prop_map(|ip| ip.to_string()),
+            any::<std::net::Ipv6Addr>().prop_map(|ip| ip.to_string()),
+            "[ -~]{0,20}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn the_client_address_is_the_peer_or_the_last_forwarded_entry(
+            entries in prop::collection::vec(entry(), 0..6),
+            trust in any::<bool>(),
+        ) {
+            let peer: SocketAddr = "192.0.2.1:4000".parse().unwrap();
+            let mut headers = HeaderMap::new();
+            let joined = entries.join(",");
+            if let Ok(value) = HeaderValue::from_str(&joined) {
+                headers.insert("x-forwarded-for", value);
+            }
+            let got = client_ip(&headers, Some(peer), trust);
+            let last = headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit(',').next())
+                .and_then(|e| e.trim().parse::<IpAddr>().ok());
+            let expected = if trust { last.unwrap_or(peer.ip()) } else { peer.ip() };
+            prop_assert_eq!(got, Some(expected));
+        }
+
+        #[test]
+        fn ip_keys_are_stable_and_group_ipv6_by_64(ip in any::<std::net::Ipv6Addr>(), low in any::<u64>()) {
+            let key = crate::auth::ip_key(IpAddr::V6(ip));
+            prop_assert_eq!(crate::auth::ip_key(key), key);
+            let same_64 = std::net::Ipv6Addr::from((u128::from(ip) & !u128::from(u64::MAX)) | u128::from(low));
+            if ip.to_ipv4_mapped().is_none() && same_64.to_ipv4_mapped().is_none() {
+                prop_assert_eq!(crate::auth::ip_key(IpAddr::V6(same_64)), key);
+            }
+        }
+    }
+}
