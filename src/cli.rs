@@ -12,7 +12,6 @@ use crate::app::open_store;
 use crate::config::Settings;
 use crate::hub::{Actor, Hub};
 use crate::model::{AgentName, Role, timestamp};
-use crate::realtime::{BoxFuture, Fanout, KickTarget};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -82,36 +81,12 @@ pub async fn run_operator(settings: Settings, command: Command) -> anyhow::Resul
     let hub = Hub::new(
         store.clone(),
         std::sync::Arc::new(settings),
-        std::sync::Arc::new(NoSockets),
+        std::sync::Arc::new(crate::hub::NoSockets),
         std::sync::Arc::default(),
     );
     let result = operate(&hub, command).await;
     store.close().await;
     result
-}
-
-/// The fan-out of a process that serves no sockets.
-struct NoSockets;
-
-impl Fanout for NoSockets {
-    fn deliver<'a>(
-        &'a self,
-        _: &'a entity::rooms::Model,
-        _: &'a crate::model::MessageView,
-        _: Option<socketioxide::socket::Sid>,
-    ) -> BoxFuture<'a, ()> {
-        Box::pin(async {})
-    }
-    fn removed_from_room<'a>(&'a self, _: &'a str, _: uuid::Uuid) -> BoxFuture<'a, ()> {
-        // Running servers' periodic re-check takes the agent's sockets out of the room.
-        Box::pin(async {})
-    }
-    fn kick(&self, _: KickTarget) -> BoxFuture<'_, usize> {
-        Box::pin(async { 0 })
-    }
-    fn close(&self) -> BoxFuture<'_, ()> {
-        Box::pin(async {})
-    }
 }
 
 async fn agent_named(hub: &Hub, name: &str) -> anyhow::Result<entity::agents::Model> {

@@ -5,8 +5,8 @@
 //! - [`app`]: builds the server (database, state, router) and runs it until shutdown
 //! - [`net`]: the accept loop, and dropping a socket's transport under Engine.IO
 //! - [`http`]: the REST API, health and OpenAPI
-//! - [`hub`]: the use cases shared by REST, Socket.IO and the CLI
-//! - [`auth`]: API keys, JWTs, roles, extractors
+//! - [`hub`]: the use cases shared by REST, Socket.IO and the CLI, and their outbound port
+//! - [`auth`]: API keys, JWTs, roles, refused-credential limits
 //! - [`store`]: the only module that talks SQL
 //! - [`realtime`]: Socket.IO: handshake, events, fan-out
 //! - [`cluster`]: presence

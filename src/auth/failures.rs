@@ -115,6 +115,19 @@ impl AuthFailures {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn ip_keys_are_stable_and_group_ipv6_by_64(ip in any::<Ipv6Addr>(), low in any::<u64>()) {
+            let key = ip_key(IpAddr::V6(ip));
+            prop_assert_eq!(ip_key(key), key);
+            let same_64 = Ipv6Addr::from((u128::from(ip) & !u128::from(u64::MAX)) | u128::from(low));
+            if ip.to_ipv4_mapped().is_none() && same_64.to_ipv4_mapped().is_none() {
+                prop_assert_eq!(ip_key(IpAddr::V6(same_64)), key);
+            }
+        }
+    }
 
     #[test]
     fn an_address_is_blocked_once_its_failures_are_spent_and_others_are_not() {

@@ -1,9 +1,9 @@
-//! Authentication and authorization: API keys, JWTs, roles, and the REST extractor.
+//! Authentication and authorization: API keys, JWTs, roles, refused-credential limits. It
+//! knows no transport: the REST extractors live in `http`, request parsing in `net`.
 //!
 //! Every use of a credential is checked against the database (token revoked or expired,
 //! agent disabled), so a revocation takes effect at the next request.
 
-mod extract;
 mod failures;
 pub mod jwt;
 pub mod keys;
@@ -15,7 +15,6 @@ use chrono::{DateTime, Utc};
 use entity::{agents, api_tokens};
 use uuid::Uuid;
 
-pub use extract::{ClientIp, bearer, client_ip};
 pub use failures::{AuthFailures, ip_key};
 pub use jwt::JwtKeys;
 pub use secret::load_or_create_secret;

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::redis_presence::HEARTBEAT_EVERY;
 use super::{Presence, Reaped, RedisPresence};
-use crate::realtime::room_key;
+use crate::model::room_key;
 
 /// Announces the rooms reaped sockets' agents left.
 async fn announce<A: Adapter>(io: &SocketIo<A>, reaped: Vec<Reaped>) {

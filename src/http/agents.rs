@@ -10,9 +10,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::ClientIp;
 use super::extract::{ApiJson, ApiPath, ApiQuery, ListParams, OptionalJson, encode_cursor};
 use crate::app::AppState;
-use crate::auth::{Caller, ClientIp};
+use crate::auth::Caller;
 use crate::error::{Error, ErrorResponse, Result};
 use crate::model::{AgentName, AgentView, CreatedTokenView, Role, TokenView, timestamp};
 

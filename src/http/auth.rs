@@ -13,10 +13,11 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::ClientIp;
 use crate::app::AppState;
-use crate::auth::{ClientIp, bearer};
 use crate::error::{Error, Result};
 use crate::model::AgentView;
+use crate::net::bearer;
 use crate::store::AuditType;
 
 pub fn router() -> OpenApiRouter<AppState> {

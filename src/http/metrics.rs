@@ -8,8 +8,8 @@ use axum::routing::get;
 use sha2::{Digest, Sha256};
 
 use crate::app::AppState;
-use crate::auth::bearer;
 use crate::error::Error;
+use crate::net::bearer;
 use crate::telemetry::metrics::PoolLabels;
 
 pub fn router() -> Router<AppState> {

@@ -6,6 +6,7 @@
 mod agents;
 mod audit;
 mod auth;
+mod caller;
 mod dashboard;
 mod extract;
 mod health;
@@ -19,6 +20,7 @@ mod readiness;
 mod rooms;
 mod socket_guard;
 
+pub use caller::ClientIp;
 pub use ratelimit::CredentialRefused;
 pub use readiness::Readiness;
 

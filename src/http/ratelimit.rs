@@ -22,8 +22,9 @@ use tower_governor::{GovernorError, GovernorLayer};
 use uuid::Uuid;
 
 use crate::app::AppState;
-use crate::auth::{Caller, bearer, client_ip};
+use crate::auth::Caller;
 use crate::error::{Error, ErrorCode};
+use crate::net::{bearer, client_ip};
 
 /// Whose bucket a request draws from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

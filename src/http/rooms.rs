@@ -8,9 +8,10 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::ClientIp;
 use super::extract::{ApiJson, ApiPath, ApiQuery, ListParams, encode_cursor};
 use crate::app::AppState;
-use crate::auth::{Caller, ClientIp};
+use crate::auth::Caller;
 use crate::error::{ErrorResponse, Result};
 use crate::model::{MemberView, RoomView};
 use crate::store::{RoomPatch, RoomRow};

@@ -22,9 +22,9 @@ use serde_json::json;
 
 use super::origin::OriginPolicy;
 use crate::app::AppState;
-use crate::auth::client_ip;
 use crate::error::{Error, ErrorCode};
 use crate::net::Conn;
+use crate::net::client_ip;
 
 #[derive(Clone)]
 pub struct SocketGuard {

@@ -5,10 +5,10 @@ use entity::{agents, api_tokens};
 use serde_json::json;
 
 use super::Hub;
+use super::KickTarget;
 use crate::auth::keys;
 use crate::error::{Error, Result};
 use crate::model::{AgentName, Role};
-use crate::realtime::KickTarget;
 use crate::store::{AuditType, NewToken};
 
 /// Who asked, for the audit trail: an agent over the API, or an operator at the CLI.

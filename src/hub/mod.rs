@@ -4,6 +4,7 @@
 
 mod agents;
 mod messages;
+mod outbound;
 mod rooms;
 
 use std::collections::HashMap;
@@ -15,9 +16,10 @@ use uuid::Uuid;
 
 pub use agents::{Actor, IssuedToken};
 pub use messages::{MessageInput, Posted};
+pub use outbound::{BoxFuture, Fanout, KickTarget, NoSockets};
 
 use crate::config::Settings;
-use crate::realtime::{Fanout, KickTarget};
+
 use crate::store::{AuditType, NewAuditEvent, Store};
 use crate::telemetry::Metrics;
 

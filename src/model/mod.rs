@@ -1,8 +1,10 @@
 //! Domain types shared by REST, Socket.IO and the store: validated names, roles, JSON views.
 
+mod keys;
 mod names;
 mod views;
 
+pub use keys::{agent_key, room_key, token_key};
 pub use names::{AgentName, RoomName};
 pub use views::*;
 

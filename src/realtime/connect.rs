@@ -13,10 +13,10 @@ use super::dispatch::{self, Work};
 use super::session::{Session, SocketCtx};
 use super::{agent_key, expiry, token_key};
 use crate::app::AppState;
-use crate::auth::{bearer, client_ip};
 use crate::error::ErrorCode;
 use crate::model::AgentRef;
 use crate::net::Conn;
+use crate::net::{bearer, client_ip};
 use crate::store::AuditType;
 
 /// Why a handshake was refused; its text is the client's `connect_error` message. Only final
@@ -59,11 +59,17 @@ pub async fn authenticate<A: Adapter>(
     let credential = from_auth.or_else(|| bearer(&parts.headers).map(str::to_owned));
     // Refused credentials are spent per address, so CONNECTs repeated on one session are
     // limited like new sessions: past the quota they are refused without a lookup.
-    let blocked = state.failures.blocked(ip).is_some();
-    let uncounted = credential.is_none() || blocked;
+    // Past the quota, a CONNECT on an open session is not looked up; its key may be fine,
+    // so it is not refused for good either: the transport is dropped and the client's next
+    // attempt meets the 429 on new sessions until the bucket refills.
+    if credential.is_some() && state.failures.blocked(ip).is_some() {
+        state.metrics.rate_limited("ws");
+        return Err(drop_transport(&s, &state));
+    }
+    let uncounted = credential.is_none();
     let caller = match credential {
-        Some(c) if !blocked => state.auth.authenticate(&c).await,
-        _ => Err(crate::error::Error::unauthorized()),
+        Some(c) => state.auth.authenticate(&c).await,
+        None => Err(crate::error::Error::unauthorized()),
     };
     let ip_text = ip.map(|ip| ip.to_string());
     let caller = match caller {

@@ -1,8 +1,7 @@
-//! What the rest of the hub sends to sockets: new messages (from REST and from sockets) and
-//! kicks. A trait object, so REST handlers need not know the adapter type.
+//! The hub's outbound port ([`crate::hub::Fanout`]) over Socket.IO: new messages, removals
+//! from private rooms, kicks and shutdown, on every node through the adapter.
 
-use std::future::Future;
-use std::pin::Pin;
+use std::str::FromStr;
 use std::sync::Arc;
 
 use entity::rooms;
@@ -14,40 +13,9 @@ use uuid::Uuid;
 use super::session::SocketCtx;
 use super::{agent_key, room_key, token_key};
 use crate::cluster::Presence;
+use crate::hub::{BoxFuture, Fanout, KickTarget};
 use crate::model::MessageView;
 use crate::store::Store;
-
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// Whose sockets a kick disconnects.
-#[derive(Debug, Clone, Copy)]
-pub enum KickTarget {
-    /// Sockets authenticated with this API token or a JWT minted from it.
-    Token(Uuid),
-    /// Every socket of this agent.
-    Agent(Uuid),
-}
-
-pub trait Fanout: Send + Sync {
-    /// Broadcasts `message:new` for a stored message: to the room's sockets, or for a `dm:`
-    /// room to every socket of its two agents; never to the `except` socket.
-    fn deliver<'a>(
-        &'a self,
-        room: &'a rooms::Model,
-        message: &'a MessageView,
-        except: Option<Sid>,
-    ) -> BoxFuture<'a, ()>;
-
-    /// Takes every socket of `agent_id`, on every node, out of `room` (a private room it was
-    /// removed from): each is told `room:removed`, the room sees `presence:leave`.
-    fn removed_from_room<'a>(&'a self, room: &'a str, agent_id: Uuid) -> BoxFuture<'a, ()>;
-
-    /// Disconnects the target's sockets on every node; returns how many there were.
-    fn kick(&self, target: KickTarget) -> BoxFuture<'_, usize>;
-
-    /// Closes every socket (shutdown).
-    fn close(&self) -> BoxFuture<'_, ()>;
-}
 
 pub struct SocketIoFanout<A: Adapter> {
     pub io: SocketIo<A>,
@@ -60,7 +28,7 @@ impl<A: Adapter> Fanout for SocketIoFanout<A> {
         &'a self,
         room: &'a rooms::Model,
         message: &'a MessageView,
-        except: Option<Sid>,
+        except: Option<&'a str>,
     ) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             let targets: Vec<String> = if room.name.starts_with("dm:") {
@@ -79,7 +47,7 @@ impl<A: Adapter> Fanout for SocketIoFanout<A> {
                 return;
             };
             let mut op = root.to(targets);
-            if let Some(sid) = except {
+            if let Some(sid) = except.and_then(|s| Sid::from_str(s).ok()) {
                 op = op.except(sid);
             }
             if let Err(e) = op.emit("message:new", message).await {

@@ -68,7 +68,7 @@ async fn post<A: Adapter>(
     let posted = hub.post_message(caller, row, message, ctx.received).await?;
     if !posted.duplicate {
         hub.fanout
-            .deliver(&row.0, &posted.message, Some(ctx.socket.id))
+            .deliver(&row.0, &posted.message, Some(&ctx.session.sid))
             .await;
     }
     Ok(json!({"message": posted.message, "duplicate": posted.duplicate}))

@@ -22,27 +22,12 @@ use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::handler::ConnectHandler;
 use socketioxide_core::adapter::DefinedAdapter;
-use uuid::Uuid;
 
-pub use fanout::{BoxFuture, Fanout, KickTarget, SocketIoFanout};
+pub use crate::model::{agent_key, room_key, token_key};
+pub use fanout::SocketIoFanout;
 pub use session::queue_capacity;
 
 use crate::app::AppState;
-
-/// The Socket.IO room of a hub room.
-pub fn room_key(room: &str) -> String {
-    format!("r:{room}")
-}
-
-/// The Socket.IO room holding every socket of an agent.
-pub fn agent_key(agent_id: Uuid) -> String {
-    format!("a:{agent_id}")
-}
-
-/// The Socket.IO room holding every socket authenticated through one API token.
-pub fn token_key(token_id: Uuid) -> String {
-    format!("t:{token_id}")
-}
 
 /// Registers the namespace and starts the background credential re-check. With the Redis
 /// adapter the returned future must be awaited (subscriptions are live only after it).

@@ -9,19 +9,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::common::{assert_ok, joined, json_of, send};
+use crate::common::{assert_ok, joined, json_of, metrics_text, send};
 use crate::helpers::{Backend, TestApp, expect_error, spawn_app, spawn_app_with};
-
-async fn metrics_text(app: &TestApp) -> String {
-    app.http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
 
 async fn made_up_http_methods_share_one_metric_label(app: TestApp) {
     app.http.get(app.url("/healthz")).send().await.unwrap();

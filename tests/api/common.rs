@@ -66,3 +66,29 @@ pub async fn send(s: &Sio, room: &str, body: &str) -> Value {
 pub async fn json_of(res: reqwest::Response) -> Value {
     res.json().await.expect("a JSON body")
 }
+
+/// The `/metrics` text of a server without `METRICS_TOKEN`.
+pub async fn metrics_text(app: &TestApp) -> String {
+    app.http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Revokes `agent`'s first API token as the admin (which kicks its sockets).
+pub async fn revoke_first_token(app: &TestApp, agent: &str) {
+    let tokens = json_of(
+        app.get(&format!("/api/v1/agents/{agent}/tokens"), &app.admin_key)
+            .await,
+    )
+    .await;
+    let id = tokens["tokens"][0]["id"].as_str().unwrap().to_owned();
+    let res = app
+        .delete(&format!("/api/v1/tokens/{id}"), &app.admin_key)
+        .await;
+    assert_eq!(res.status(), reqwest::StatusCode::NO_CONTENT);
+}

@@ -155,13 +155,7 @@ async fn a_revoked_key_ends_its_socket_with_a_disconnect_packet() {
     let app = spawn_app(Backend::Sqlite).await;
     let key = app.create_agent("amy", "agent").await;
     let s = joined(&app, &key, "lobby").await;
-    let tokens =
-        crate::common::json_of(app.get("/api/v1/agents/amy/tokens", &app.admin_key).await).await;
-    let id = tokens["tokens"][0]["id"].as_str().unwrap().to_owned();
-    let res = app
-        .delete(&format!("/api/v1/tokens/{id}"), &app.admin_key)
-        .await;
-    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    crate::common::revoke_first_token(&app, "amy").await;
     assert_eq!(
         s.ending_within(Duration::from_secs(2)).await,
         Some(Ending::Disconnect),
@@ -230,13 +224,7 @@ async fn kicks_end_stock_clients_with_io_server_disconnect_and_they_stay_away() 
     ]});
     let mut fleet = Fleet::start(Library::Node, &plan);
     fleet.next("ready", Duration::from_secs(30)).await;
-    let tokens =
-        crate::common::json_of(app.get("/api/v1/agents/amy/tokens", &app.admin_key).await).await;
-    let id = tokens["tokens"][0]["id"].as_str().unwrap().to_owned();
-    let res = app
-        .delete(&format!("/api/v1/tokens/{id}"), &app.admin_key)
-        .await;
-    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    crate::common::revoke_first_token(&app, "amy").await;
     // Long enough for a client that meant to come back (backoff starts at about 1 s) to do so.
     tokio::time::sleep(Duration::from_secs(4)).await;
     let report = fleet.report().await;

@@ -224,15 +224,7 @@ async fn sockets_dropped_during_their_handshake_leave_no_ghost() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let agent = json_of(app.get("/api/v1/agents/amy", &app.admin_key).await).await;
     assert_eq!(agent["online"], false, "no ghost presence: {agent}");
-    let text = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = crate::common::metrics_text(&app).await;
     assert!(
         text.lines().any(|l| l == "ws_connections 0"),
         "the gauge is back to zero"

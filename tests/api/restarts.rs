@@ -100,27 +100,39 @@ async fn settle_and_check(
     assert_came_back_with_everything(&py_report, &expected);
 }
 
+/// Starts both fleets on `url` (`js` + `py` sockets, the JS one with the socket producer),
+/// waits until they are in, and starts the REST producer.
+async fn start_traffic(
+    url: &str,
+    a: &Agents,
+    (js, py): (usize, usize),
+    websocket_only: bool,
+) -> (Fleet, Fleet, RestProducer) {
+    let producer =
+        json!({"key": a.socket_producer, "room": "r0", "interval_ms": 50, "prefix": "sock"});
+    let mut js = Fleet::start(
+        Library::Node,
+        &plan(url, &a.js, js, websocket_only, Some(producer)),
+    );
+    let mut py = Fleet::start(Library::Python, &plan(url, &a.py, py, websocket_only, None));
+    js.next("ready", Duration::from_secs(60)).await;
+    py.next("ready", Duration::from_secs(60)).await;
+    let rest = RestProducer::start(
+        vec![url.to_owned()],
+        a.rest_producer.clone(),
+        ROOMS.map(String::from).to_vec(),
+        Duration::from_millis(40),
+    );
+    (js, py, rest)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_restart_under_live_stock_clients_brings_every_one_back_with_nothing_missed() {
     let db = TestDb::new(Backend::Postgres).await;
     let (mut hub, admin) = HubProcess::start(db.dir.path(), &db.url, &[]).await;
     let base = hub.base();
     let a = agents(&base, &admin).await;
-    let producer =
-        json!({"key": a.socket_producer, "room": "r0", "interval_ms": 50, "prefix": "sock"});
-    let mut js = Fleet::start(
-        Library::Node,
-        &plan(&base, &a.js, 50, false, Some(producer)),
-    );
-    let mut py = Fleet::start(Library::Python, &plan(&base, &a.py, 10, false, None));
-    js.next("ready", Duration::from_secs(60)).await;
-    py.next("ready", Duration::from_secs(60)).await;
-    let rest = RestProducer::start(
-        vec![base.clone()],
-        a.rest_producer.clone(),
-        ROOMS.map(String::from).to_vec(),
-        Duration::from_millis(40),
-    );
+    let (mut js, mut py, rest) = start_traffic(&base, &a, (50, 10), false).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let before = rest.count().await;
     assert!(before > 0, "the REST producer is running");
@@ -152,18 +164,7 @@ async fn a_rolling_deploy_behind_a_load_balancer_brings_every_websocket_client_b
     let balancer = Balancer::start(vec![one.addr(), two.addr()]).await;
     let url = balancer.url();
     let a = agents(&url, &admin).await;
-    let producer =
-        json!({"key": a.socket_producer, "room": "r0", "interval_ms": 50, "prefix": "sock"});
-    let mut js = Fleet::start(Library::Node, &plan(&url, &a.js, 30, true, Some(producer)));
-    let mut py = Fleet::start(Library::Python, &plan(&url, &a.py, 6, true, None));
-    js.next("ready", Duration::from_secs(60)).await;
-    py.next("ready", Duration::from_secs(60)).await;
-    let rest = RestProducer::start(
-        vec![url.clone()],
-        a.rest_producer.clone(),
-        ROOMS.map(String::from).to_vec(),
-        Duration::from_millis(40),
-    );
+    let (mut js, mut py, rest) = start_traffic(&url, &a, (30, 6), true).await;
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let before = rest.count().await;
 
@@ -189,16 +190,7 @@ async fn clients_get_back_by_themselves_after_a_restart_during_a_database_outage
     let (mut hub, admin) = HubProcess::start(dir.path(), &pg.url(), &[]).await;
     let base = hub.base();
     let a = agents(&base, &admin).await;
-    let mut js = Fleet::start(Library::Node, &plan(&base, &a.js, 10, false, None));
-    let mut py = Fleet::start(Library::Python, &plan(&base, &a.py, 4, false, None));
-    js.next("ready", Duration::from_secs(60)).await;
-    py.next("ready", Duration::from_secs(60)).await;
-    let rest = RestProducer::start(
-        vec![base.clone()],
-        a.rest_producer.clone(),
-        ROOMS.map(String::from).to_vec(),
-        Duration::from_millis(40),
-    );
+    let (mut js, mut py, rest) = start_traffic(&base, &a, (10, 4), false).await;
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let expected = rest.finish().await;
     assert!(!expected.is_empty());

@@ -1,14 +1,10 @@
-//! REST extractors: the authenticated `Caller` and the client IP.
+//! Who a request comes from, read from the request itself: the bearer credential of an
+//! `Authorization` header and the client's address (the TCP peer, or with `TRUST_PROXY` the
+//! nearest proxy's `X-Forwarded-For` entry). Shared by REST and the Socket.IO handshake.
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderMap;
-use axum::http::request::Parts;
-
-use super::Caller;
-use crate::app::AppState;
-use crate::error::Error;
 
 /// The `Bearer` credential of an `Authorization` header, if any.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -23,32 +19,8 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = Error;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
-        if let Some(caller) = parts.extensions.get::<Caller>() {
-            return Ok(caller.clone());
-        }
-        if parts
-            .extensions
-            .get::<crate::http::CredentialRefused>()
-            .is_some()
-        {
-            return Err(Error::unauthorized());
-        }
-        let credential = bearer(&parts.headers).ok_or_else(Error::unauthorized)?;
-        let caller = state.auth.authenticate(credential).await?;
-        parts.extensions.insert(caller.clone());
-        Ok(caller)
-    }
-}
-
 /// The client's address: the TCP peer, or with `TRUST_PROXY=true` the address the nearest
 /// proxy put last in `X-Forwarded-For` (the entries before it are client-controlled).
-#[derive(Debug, Clone, Copy)]
-pub struct ClientIp(pub Option<IpAddr>);
-
 pub fn client_ip(
     headers: &HeaderMap,
     peer: Option<SocketAddr>,
@@ -69,39 +41,6 @@ pub fn client_ip(
         }
     }
     peer.map(|p| p.ip())
-}
-
-impl FromRequestParts<AppState> for ClientIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0);
-        Ok(ClientIp(client_ip(
-            &parts.headers,
-            peer,
-            state.settings.trust_proxy,
-        )))
-    }
-}
-
-impl ClientIp {
-    pub fn to_string_opt(self) -> Option<String> {
-        self.0.map(|ip| ip.to_string())
-    }
-
-    /// The caller at this address, as the audit trail records it.
-    pub fn actor(self, caller: &Caller) -> crate::hub::Actor {
-        crate::hub::Actor {
-            agent_id: Some(caller.agent.id),
-            ip: self.to_string_opt(),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -149,14 +88,5 @@ mod fuzz {
             prop_assert_eq!(got, Some(expected));
         }
 
-        #[test]
-        fn ip_keys_are_stable_and_group_ipv6_by_64(ip in any::<std::net::Ipv6Addr>(), low in any::<u64>()) {
-            let key = crate::auth::ip_key(IpAddr::V6(ip));
-            prop_assert_eq!(crate::auth::ip_key(key), key);
-            let same_64 = std::net::Ipv6Addr::from((u128::from(ip) & !u128::from(u64::MAX)) | u128::from(low));
-            if ip.to_ipv4_mapped().is_none() && same_64.to_ipv4_mapped().is_none() {
-                prop_assert_eq!(crate::auth::ip_key(IpAddr::V6(same_64)), key);
-            }
-        }
     }
 }
