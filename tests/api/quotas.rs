@@ -235,3 +235,68 @@ async fn sockets_dropped_during_their_handshake_leave_no_ghost() {
         sockets.push(Sio::connect(app.addr, &key).await);
     }
 }
+
+/// A socket whose client stops reading is not skipped silently while its buffers fill: its
+/// connection is dropped (no packet could reach it anyway), so it would reconnect and recover
+/// with `since`; meanwhile it holds at most what piled up before the write stalled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_that_stops_reading_is_disconnected() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let app = spawn_app(Backend::Sqlite).await;
+    let amy = app.create_agent("amy", "agent").await;
+    let bob = app.create_agent("bob", "agent").await;
+    let res = app
+        .post("/api/v1/rooms", &bob, json!({"name": "lobby"}))
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", app.addr);
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    // The next text packet, answering pings meanwhile (the heartbeat must not be what ends
+    // the socket: its first timeout comes after 45 s, far past this test's deadline).
+    let next_text = async |ws: &mut tokio_tungstenite::WebSocketStream<_>| loop {
+        if let Some(Ok(Message::Text(t))) = ws.next().await {
+            if t.as_str() == "2" {
+                ws.send(Message::text("3")).await.unwrap();
+                continue;
+            }
+            return t.to_string();
+        }
+    };
+    assert!(next_text(&mut ws).await.starts_with('0'));
+    ws.send(Message::text(format!(r#"40{{"token":"{amy}"}}"#)))
+        .await
+        .unwrap();
+    let connected = next_text(&mut ws).await;
+    assert!(connected.starts_with("40"), "{connected}");
+    ws.send(Message::text(r#"421["room:join",{"room":"lobby"}]"#))
+        .await
+        .unwrap();
+    while !next_text(&mut ws).await.starts_with("431") {}
+    // From here amy's client reads nothing. Bob fills the room: ~96 KiB a message, far more
+    // than the kernel's socket buffers hold.
+    let body: String = "\u{1}".repeat(16_000);
+    for i in 0..200 {
+        let res = app
+            .post(
+                "/api/v1/rooms/lobby/messages",
+                &bob,
+                json!({"body": body, "client_id": format!("m{i}")}),
+            )
+            .await;
+        assert!(res.status().is_success());
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(25);
+    loop {
+        let agent = json_of(app.get("/api/v1/agents/amy", &app.admin_key).await).await;
+        if agent["online"] == false {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a socket that stopped reading is still connected"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    drop(ws);
+}
