@@ -255,7 +255,7 @@ impl App {
         if let Presence::Redis(p) = &*state.presence {
             p.unregister().await;
         }
-        state.hub.store.clone().close().await;
+        state.hub.close().await;
         Ok(())
     }
 }
@@ -297,7 +297,6 @@ async fn assemble<A: Adapter + DefinedAdapter>(
     let presence = Arc::new(presence);
     let fanout = Arc::new(SocketIoFanout {
         io: io.clone(),
-        store: store.clone(),
         presence: presence.clone(),
     });
     let hub = Hub::new(store, settings.clone(), fanout, metrics.clone());
@@ -314,11 +313,7 @@ async fn assemble<A: Adapter + DefinedAdapter>(
             source,
         })?;
     let shutdown = CancellationToken::new();
-    let readiness = Arc::new(Readiness::new(
-        hub.store.clone(),
-        redis.clone(),
-        metrics.clone(),
-    ));
+    let readiness = Arc::new(Readiness::new(hub.clone(), redis.clone(), metrics.clone()));
     let transports = Transports::default();
     transports.spawn_pruning(shutdown.clone());
     let failures = Arc::new(AuthFailures::new(settings.rate_limit_auth_failures_per_min));
@@ -350,7 +345,11 @@ async fn assemble<A: Adapter + DefinedAdapter>(
 
 /// On an empty database, creates the agent `admin` and returns its first API key.
 async fn bootstrap(hub: &Hub) -> Result<Option<String>, StartupError> {
-    if hub.store.count_agents().await? > 0 {
+    if hub.count_agents().await.map_err(|e| StartupError::Io {
+        context: "counting agents".into(),
+        source: std::io::Error::other(e),
+    })? > 0
+    {
         return Ok(None);
     }
     let admin = match hub

@@ -79,20 +79,19 @@ pub async fn run_operator(settings: Settings, command: Command) -> anyhow::Resul
     // The CLI reaches no sockets: running servers' periodic re-check disconnects what a
     // revocation or a disabled agent ended.
     let hub = Hub::new(
-        store.clone(),
+        store,
         std::sync::Arc::new(settings),
         std::sync::Arc::new(crate::hub::NoSockets),
         std::sync::Arc::default(),
     );
     let result = operate(&hub, command).await;
-    store.close().await;
+    hub.close().await;
     result
 }
 
 async fn agent_named(hub: &Hub, name: &str) -> anyhow::Result<entity::agents::Model> {
     let name = AgentName::parse(name).map_err(|e| anyhow::anyhow!(e.message))?;
-    hub.store
-        .agent_by_name(name.as_str())
+    hub.find_agent(&name)
         .await?
         .with_context(|| format!("no agent named {name}"))
 }
@@ -123,7 +122,7 @@ async fn operate(hub: &Hub, command: Command) -> anyhow::Result<()> {
                 "name", "role", "disabled", "created_at"
             );
             loop {
-                let page = hub.store.list_agents(cursor.as_deref(), 100).await?;
+                let page = hub.list_agents(cursor.as_deref(), 100).await?;
                 for a in &page.items {
                     println!(
                         "{:<24} {:<9} {:<9} {:<25} {}",
@@ -171,7 +170,7 @@ async fn operate(hub: &Hub, command: Command) -> anyhow::Result<()> {
             );
             let mut after = None;
             loop {
-                let page = hub.store.list_tokens(agent.id, after, 100).await?;
+                let page = hub.list_tokens(agent.id, after, 100).await?;
                 for t in &page.items {
                     println!(
                         "{:<36} {:<12} {:<25} {:<25} {}",
@@ -189,7 +188,7 @@ async fn operate(hub: &Hub, command: Command) -> anyhow::Result<()> {
             }
         }
         Command::Token(TokenCommand::Revoke { id }) => {
-            let Some((token, owner)) = hub.store.token_by_id(id).await? else {
+            let Some((token, owner)) = hub.token_by_id(id).await? else {
                 bail!("no token with id {id}");
             };
             hub.revoke_token(operator, token, &owner)

@@ -13,8 +13,8 @@
 //! | `nodes` | sorted set | node id → last heartbeat (Redis time, ms) |
 //! | `reaper` | string | the reaper lock (`SET NX PX`) |
 //!
-//! The scripts build key names from the prefix, so they need a standalone Redis (or one
-//! shard), as the adapter's sharded pub/sub does not.
+//! The scripts (`lua/*.lua`, run with EVALSHA) build key names from the prefix, so they need
+//! a standalone Redis (or one shard), as the adapter's sharded pub/sub does not.
 //!
 //! Redis failing never fails the hub: each operation that fails is logged, counted
 //! (`redis_errors_total`) and answered from this node's own sockets, which it always keeps
@@ -29,7 +29,8 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use fred::clients::Client;
 use fred::interfaces::SortedSetsInterface;
-use fred::interfaces::{HashesInterface, KeysInterface, LuaInterface, SetsInterface};
+use fred::interfaces::{HashesInterface, KeysInterface, SetsInterface};
+use fred::types::scripts::Script;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -45,150 +46,35 @@ pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
 /// write a heartbeat first, or an outage would make them all look dead.
 const REAP_GRACE_AFTER_OUTAGE: Duration = Duration::from_secs(10);
 
-const CONNECT: &str = r"
-local kp, agent, sid = ARGV[1], ARGV[2], ARGV[3]
-local a = kp..'a:'..agent
-local n = redis.call('SCARD', a..':s')
-if redis.call('SISMEMBER', a..':s', sid) == 0 and n >= tonumber(ARGV[4]) then return 0 end
-if n == 0 then
-  redis.call('DEL', a)
-  redis.call('HSET', a, 'status', 'online', 'since', ARGV[7])
-end
-redis.call('HSET', a, 'name', ARGV[5], 'dn', ARGV[6])
-redis.call('SADD', a..':s', sid)
-redis.call('HSET', kp..'n:'..ARGV[8], sid, ARGV[9])
-return 1
-";
+/// The presence scripts, loaded from `lua/*.lua` and run with EVALSHA (reloaded on
+/// NOSCRIPT, after a Redis restart), so each call sends a hash instead of the script.
+struct Scripts {
+    connect: Script,
+    join: Script,
+    leave: Script,
+    disconnect: Script,
+    set_status: Script,
+    members: Script,
+    heartbeat: Script,
+    reap_list: Script,
+    reap_unlock: Script,
+}
 
-/// Returns `{first, connections, since, status, has_note, note}`.
-const JOIN: &str = r"
-local kp, agent, room, sid = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local a = kp..'a:'..agent
-local r = kp..'r:'..room
-local rs = r..':'..agent
-local first = 0
-if redis.call('SCARD', rs) == 0 then
-  first = 1
-  redis.call('HSET', r, agent, ARGV[5])
-end
-redis.call('SADD', rs, sid)
-redis.call('SADD', a..':r', room)
-redis.call('HSET', kp..'n:'..ARGV[6], sid, ARGV[7])
-local h = redis.call('HMGET', a, 'status', 'note')
-local since = redis.call('HGET', r, agent) or ARGV[5]
-local has_note, note = '0', ''
-if h[2] then has_note, note = '1', h[2] end
-return {tostring(first), tostring(redis.call('SCARD', rs)), since, h[1] or 'online', has_note, note}
-";
-
-/// Returns 1 when it was the agent's last socket in the room.
-const LEAVE: &str = r"
-local kp, agent, room, sid = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local r = kp..'r:'..room
-local rs = r..':'..agent
-redis.call('HSET', kp..'n:'..ARGV[5], sid, ARGV[6])
-if redis.call('SREM', rs, sid) == 0 or redis.call('SCARD', rs) > 0 then return 0 end
-redis.call('HDEL', r, agent)
-redis.call('SREM', kp..'a:'..agent..':r', room)
-return 1
-";
-
-/// Returns the rooms the agent left entirely.
-const DISCONNECT: &str = r"
-local kp, agent, sid = ARGV[1], ARGV[2], ARGV[3]
-local a = kp..'a:'..agent
-local left = {}
-for i = 5, #ARGV do
-  local room = ARGV[i]
-  local r = kp..'r:'..room
-  local rs = r..':'..agent
-  if redis.call('SREM', rs, sid) == 1 and redis.call('SCARD', rs) == 0 then
-    redis.call('HDEL', r, agent)
-    redis.call('SREM', a..':r', room)
-    table.insert(left, room)
-  end
-end
-redis.call('SREM', a..':s', sid)
-if redis.call('SCARD', a..':s') == 0 then redis.call('DEL', a, a..':r') end
-redis.call('HDEL', kp..'n:'..ARGV[4], sid)
-return left
-";
-
-/// Returns `{}` when the agent has no socket, else `{since, connections, [room,
-/// connections, since]…}`.
-const SET_STATUS: &str = r"
-local kp, agent = ARGV[1], ARGV[2]
-local a = kp..'a:'..agent
-if redis.call('SCARD', a..':s') == 0 then return {} end
-redis.call('HSET', a, 'status', ARGV[3])
-if ARGV[4] == '1' then redis.call('HSET', a, 'note', ARGV[5]) else redis.call('HDEL', a, 'note') end
-local out = {redis.call('HGET', a, 'since') or ARGV[6], tostring(redis.call('SCARD', a..':s'))}
-for _, room in ipairs(redis.call('SMEMBERS', a..':r')) do
-  local c = redis.call('SCARD', kp..'r:'..room..':'..agent)
-  if c > 0 then
-    table.insert(out, room)
-    table.insert(out, tostring(c))
-    table.insert(out, redis.call('HGET', kp..'r:'..room, agent) or ARGV[6])
-  end
-end
-return out
-";
-
-/// Eight strings per member: agent, connections, since, name, dn, status, has_note, note.
-const MEMBERS: &str = r"
-local kp = ARGV[1]
-local r = kp..'r:'..ARGV[2]
-local out = {}
-local h = redis.call('HGETALL', r)
-for i = 1, #h, 2 do
-  local agent, since = h[i], h[i + 1]
-  local c = redis.call('SCARD', r..':'..agent)
-  if c > 0 then
-    local a = redis.call('HMGET', kp..'a:'..agent, 'name', 'dn', 'status', 'note')
-    table.insert(out, agent)
-    table.insert(out, tostring(c))
-    table.insert(out, since)
-    table.insert(out, a[1] or '')
-    table.insert(out, a[2] or '')
-    table.insert(out, a[3] or 'online')
-    if a[4] then
-      table.insert(out, '1')
-      table.insert(out, a[4])
-    else
-      table.insert(out, '0')
-      table.insert(out, '')
-    end
-  end
-end
-return out
-";
-
-/// Writes the heartbeat; 1 when the node was not registered (new, reaped, or Redis lost
-/// its data), so the caller writes its sockets back.
-const HEARTBEAT: &str = r"
-local t = redis.call('TIME')
-local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-return redis.call('ZADD', ARGV[1]..'nodes', ms, ARGV[2])
-";
-
-/// Takes the reaper lock and lists nodes whose heartbeat is stale (not the caller).
-const REAP_LIST: &str = r"
-local kp = ARGV[1]
-if not redis.call('SET', kp..'reaper', ARGV[2], 'NX', 'PX', ARGV[4]) then return {} end
-local t = redis.call('TIME')
-local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local out = {}
-for _, node in ipairs(redis.call('ZRANGEBYSCORE', kp..'nodes', '-inf', ms - tonumber(ARGV[3]))) do
-  if node ~= ARGV[2] then table.insert(out, node) end
-end
-return out
-";
-
-/// Releases the reaper lock if the caller still holds it.
-const REAP_UNLOCK: &str = r"
-if redis.call('GET', ARGV[1]..'reaper') == ARGV[2] then redis.call('DEL', ARGV[1]..'reaper') end
-return 0
-";
+impl Scripts {
+    fn load() -> Self {
+        Self {
+            connect: Script::from_lua(include_str!("lua/connect.lua")),
+            join: Script::from_lua(include_str!("lua/join.lua")),
+            leave: Script::from_lua(include_str!("lua/leave.lua")),
+            disconnect: Script::from_lua(include_str!("lua/disconnect.lua")),
+            set_status: Script::from_lua(include_str!("lua/set_status.lua")),
+            members: Script::from_lua(include_str!("lua/members.lua")),
+            heartbeat: Script::from_lua(include_str!("lua/heartbeat.lua")),
+            reap_list: Script::from_lua(include_str!("lua/reap_list.lua")),
+            reap_unlock: Script::from_lua(include_str!("lua/reap_unlock.lua")),
+        }
+    }
+}
 
 /// One socket of this node, as the mirror and Redis' node record keep it.
 struct LocalSocket {
@@ -217,6 +103,7 @@ pub struct RedisPresence {
     mirror: Mutex<HashMap<String, LocalSocket>>,
     /// When Redis last failed an operation (reaping waits a grace period after it).
     last_failure: Mutex<Option<Instant>>,
+    scripts: Scripts,
 }
 
 fn args(items: impl IntoIterator<Item = impl Into<String>>) -> Vec<String> {
@@ -232,6 +119,7 @@ impl RedisPresence {
             metrics,
             mirror: Mutex::default(),
             last_failure: Mutex::new(None),
+            scripts: Scripts::load(),
         }
     }
 
@@ -252,11 +140,11 @@ impl RedisPresence {
 
     async fn eval<R: fred::types::FromValue>(
         &self,
-        script: &str,
+        script: &Script,
         argv: Vec<String>,
     ) -> Result<R, fred::error::Error> {
-        self.client
-            .eval::<R, _, _, _>(script, Vec::<String>::new(), argv)
+        script
+            .evalsha_with_reload::<R, _, _>(&self.client, Vec::<String>::new(), argv)
             .await
     }
 
@@ -289,7 +177,7 @@ impl RedisPresence {
         let record = self.record(sid);
         let res = self
             .eval::<i64>(
-                CONNECT,
+                &self.scripts.connect,
                 args([
                     self.kp.clone(),
                     agent.id.to_string(),
@@ -327,7 +215,10 @@ impl RedisPresence {
             self.node.clone(),
         ]);
         argv.extend(rooms.iter().cloned());
-        match self.eval::<Vec<String>>(DISCONNECT, argv).await {
+        match self
+            .eval::<Vec<String>>(&self.scripts.disconnect, argv)
+            .await
+        {
             Ok(left) => match agent {
                 Some(agent) => left
                     .into_iter()
@@ -353,7 +244,7 @@ impl RedisPresence {
         let now = timestamp(Utc::now());
         let res = self
             .eval::<Vec<String>>(
-                JOIN,
+                &self.scripts.join,
                 args([
                     self.kp.clone(),
                     agent_id.to_string(),
@@ -402,7 +293,7 @@ impl RedisPresence {
         let record = self.record(sid);
         let res = self
             .eval::<i64>(
-                LEAVE,
+                &self.scripts.leave,
                 args([
                     self.kp.clone(),
                     agent_id.to_string(),
@@ -432,7 +323,7 @@ impl RedisPresence {
         let now = timestamp(Utc::now());
         let res = self
             .eval::<Vec<String>>(
-                SET_STATUS,
+                &self.scripts.set_status,
                 args([
                     self.kp.clone(),
                     agent_id.to_string(),
@@ -482,7 +373,10 @@ impl RedisPresence {
 
     pub async fn members(&self, room: &str) -> Vec<MemberView> {
         let res = self
-            .eval::<Vec<String>>(MEMBERS, args([self.kp.clone(), room.to_owned()]))
+            .eval::<Vec<String>>(
+                &self.scripts.members,
+                args([self.kp.clone(), room.to_owned()]),
+            )
             .await;
         let flat = match res {
             Ok(flat) => flat,
@@ -525,7 +419,10 @@ impl RedisPresence {
     /// Writes the heartbeat; when the node was not registered, writes its sockets back.
     pub async fn heartbeat(&self) -> Result<(), fred::error::Error> {
         let added: i64 = self
-            .eval(HEARTBEAT, args([self.kp.clone(), self.node.clone()]))
+            .eval(
+                &self.scripts.heartbeat,
+                args([self.kp.clone(), self.node.clone()]),
+            )
             .await?;
         self.metrics.redis_up.set(1);
         if added == 1 {
@@ -557,7 +454,7 @@ impl RedisPresence {
             let record = self.record(&sid);
             let now = timestamp(Utc::now());
             self.eval::<i64>(
-                CONNECT,
+                &self.scripts.connect,
                 args([
                     self.kp.clone(),
                     agent.id.to_string(),
@@ -573,7 +470,7 @@ impl RedisPresence {
             .await?;
             for room in rooms {
                 self.eval::<Vec<String>>(
-                    JOIN,
+                    &self.scripts.join,
                     args([
                         self.kp.clone(),
                         agent.id.to_string(),
@@ -610,7 +507,7 @@ impl RedisPresence {
                 node.to_owned(),
             ]);
             argv.extend(record.rooms);
-            let left: Vec<String> = self.eval(DISCONNECT, argv).await?;
+            let left: Vec<String> = self.eval(&self.scripts.disconnect, argv).await?;
             if !left.is_empty() {
                 let mut name = name.into_iter();
                 let n = name.next().flatten().unwrap_or_default();
@@ -644,7 +541,7 @@ impl RedisPresence {
         }
         let dead: Vec<String> = self
             .eval(
-                REAP_LIST,
+                &self.scripts.reap_list,
                 args([
                     self.kp.clone(),
                     self.node.clone(),
@@ -659,7 +556,10 @@ impl RedisPresence {
             reaped.extend(self.reap_node(node).await?);
         }
         let _: i64 = self
-            .eval(REAP_UNLOCK, args([self.kp.clone(), self.node.clone()]))
+            .eval(
+                &self.scripts.reap_unlock,
+                args([self.kp.clone(), self.node.clone()]),
+            )
             .await?;
         Ok(reaped)
     }

@@ -15,7 +15,7 @@ use super::extract::{ApiJson, ApiPath, ApiQuery, ListParams, OptionalJson, encod
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{Error, ErrorResponse, Result};
-use crate::model::{AgentName, AgentView, CreatedTokenView, Role, TokenView, timestamp};
+use crate::model::{AgentView, CreatedTokenView, Role, TokenView, timestamp};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -27,12 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 async fn agent_named(state: &AppState, name: &str) -> Result<agents::Model> {
-    state
-        .hub
-        .store
-        .agent_by_name(AgentName::parse(name)?.as_str())
-        .await?
-        .ok_or_else(|| Error::not_found("agent"))
+    state.hub.agent_named(name).await
 }
 
 /// Admins manage every agent's tokens; agents their own.
@@ -69,7 +64,6 @@ async fn list_agents(
 ) -> Result<Json<AgentList>> {
     let page = state
         .hub
-        .store
         .list_agents(params.cursor()?.as_deref(), params.limit()?)
         .await?;
     let mut agents = Vec::with_capacity(page.items.len());
@@ -237,7 +231,6 @@ async fn list_tokens(
         .transpose()?;
     let page = state
         .hub
-        .store
         .list_tokens(agent.id, after, params.limit()?)
         .await?;
     Ok(Json(TokenList {
@@ -257,7 +250,7 @@ async fn revoke_token(
 ) -> Result<StatusCode> {
     // Another agent's token answers 404, like one that does not exist.
     let (token, owner) = match Uuid::parse_str(&id) {
-        Ok(id) => state.hub.store.token_by_id(id).await?,
+        Ok(id) => state.hub.token_by_id(id).await?,
         Err(_) => None,
     }
     .filter(|(t, _)| caller.is_admin() || t.agent_id == caller.agent.id)

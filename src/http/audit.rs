@@ -58,7 +58,7 @@ async fn list_audit(
         None => None,
         Some(name) => {
             let name = AgentName::parse(name)?;
-            match state.hub.store.agent_by_name(name.as_str()).await? {
+            match state.hub.find_agent(&name).await? {
                 Some(agent) => Some(agent.id),
                 // No such agent: no events, but not an error.
                 None => {
@@ -79,7 +79,6 @@ async fn list_audit(
         .transpose()?;
     let page = state
         .hub
-        .store
         .list_audit(
             AuditFilter {
                 kind,

@@ -27,7 +27,7 @@ async fn metrics(State(state): State<AppState>, req: Request) -> Response {
     {
         return Error::unauthorized().into_response();
     }
-    let (open, idle) = state.hub.store.pool_stats();
+    let (open, idle) = state.hub.pool_stats();
     let m = &state.metrics;
     m.db_pool_connections
         .get_or_create(&PoolLabels { state: "idle" })

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
 use crate::cluster::redis::RedisClients;
-use crate::store::Store;
+use crate::hub::Hub;
 use crate::telemetry::Metrics;
 
 /// How long a probe's answer is reused.
@@ -20,20 +20,16 @@ pub struct Checks {
 }
 
 pub struct Readiness {
-    store: Store,
+    hub: Hub,
     redis: Option<RedisClients>,
     metrics: std::sync::Arc<Metrics>,
     last: Mutex<Option<(Instant, Checks)>>,
 }
 
 impl Readiness {
-    pub fn new(
-        store: Store,
-        redis: Option<RedisClients>,
-        metrics: std::sync::Arc<Metrics>,
-    ) -> Self {
+    pub fn new(hub: Hub, redis: Option<RedisClients>, metrics: std::sync::Arc<Metrics>) -> Self {
         Self {
-            store,
+            hub,
             redis,
             metrics,
             last: Mutex::new(None),
@@ -50,16 +46,13 @@ impl Readiness {
             return checks;
         }
         self.metrics.readiness_probes.inc();
-        let (database, redis) = tokio::join!(self.store.ping(), async {
+        let (database, redis) = tokio::join!(self.hub.database_up(), async {
             match &self.redis {
                 None => None,
                 Some(r) => Some(r.ping().await),
             }
         });
-        let checks = Checks {
-            database: database.is_ok(),
-            redis,
-        };
+        let checks = Checks { database, redis };
         self.metrics.db_up.set(i64::from(checks.database));
         if let Some(up) = checks.redis {
             self.metrics.redis_up.set(i64::from(up));

@@ -57,7 +57,6 @@ async fn list_rooms(
     };
     let page = state
         .hub
-        .store
         .list_rooms(
             caller.viewer(),
             params.archived.unwrap_or(false),

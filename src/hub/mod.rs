@@ -5,6 +5,7 @@
 mod agents;
 mod messages;
 mod outbound;
+mod reads;
 mod rooms;
 
 use std::collections::HashMap;
@@ -29,7 +30,8 @@ const THROTTLED_AUDIT_INTERVAL: Duration = Duration::from_secs(60);
 
 #[derive(Clone)]
 pub struct Hub {
-    pub store: Store,
+    /// The only door to the database: REST, Socket.IO and the CLI go through the hub.
+    store: Store,
     pub settings: Arc<Settings>,
     /// Reaches live sockets: broadcasts and kicks.
     pub fanout: Arc<dyn Fanout>,

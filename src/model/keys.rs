@@ -13,6 +13,12 @@ pub fn agent_key(agent_id: Uuid) -> String {
     format!("a:{agent_id}")
 }
 
+/// The Socket.IO room holding every socket of an agent, by its (immutable) name: DMs are
+/// delivered by the names in the room's own name, with no database lookup.
+pub fn agent_name_key(name: &str) -> String {
+    format!("n:{name}")
+}
+
 /// The Socket.IO room holding every socket authenticated through one API token.
 pub fn token_key(token_id: Uuid) -> String {
     format!("t:{token_id}")

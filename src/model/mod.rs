@@ -4,7 +4,7 @@ mod keys;
 mod names;
 mod views;
 
-pub use keys::{agent_key, room_key, token_key};
+pub use keys::{agent_key, agent_name_key, room_key, token_key};
 pub use names::{AgentName, RoomName};
 pub use views::*;
 

@@ -11,7 +11,7 @@ use socketioxide::extract::{SocketRef, TryData};
 
 use super::dispatch::{self, Work};
 use super::session::{Session, SocketCtx};
-use super::{agent_key, expiry, token_key};
+use super::{agent_key, agent_name_key, expiry, token_key};
 use crate::app::AppState;
 use crate::error::ErrorCode;
 use crate::model::AgentRef;
@@ -109,6 +109,7 @@ pub async fn authenticate<A: Adapter>(
     // Its own id as a room lets any node's broadcast leave this socket out (`except(sid)`).
     s.join([
         agent_key(caller.agent.id),
+        agent_name_key(&caller.agent.name),
         token_key(caller.token_id),
         sid.clone(),
     ]);

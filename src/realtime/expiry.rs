@@ -75,7 +75,7 @@ pub async fn recheck_loop<A: Adapter>(io: SocketIo<A>, state: AppState) {
             let Some(ctx) = SocketCtx::<A>::of(&socket) else {
                 continue;
             };
-            let live = match state.hub.store.token_by_id(ctx.session.token_id()).await {
+            let live = match state.hub.token_by_id(ctx.session.token_id()).await {
                 Ok(Some((token, agent))) => {
                     let now = Utc::now();
                     token.revoked_at.is_none()
@@ -89,7 +89,7 @@ pub async fn recheck_loop<A: Adapter>(io: SocketIo<A>, state: AppState) {
             if live && !ctx.session.caller().is_admin() {
                 for (room, id) in ctx.session.joined_private() {
                     // Only a definite "not a member" takes a socket out; errors wait.
-                    if let Ok(false) = state.hub.store.is_member(id, ctx.session.agent_id()).await {
+                    if let Ok(false) = state.hub.is_member(id, ctx.session.agent_id()).await {
                         super::rooms::remove_from_room(&socket, &ctx.session, &state, &room).await;
                     }
                 }

@@ -11,15 +11,13 @@ use socketioxide::socket::Sid;
 use uuid::Uuid;
 
 use super::session::SocketCtx;
-use super::{agent_key, room_key, token_key};
+use super::{agent_key, agent_name_key, room_key, token_key};
 use crate::cluster::Presence;
 use crate::hub::{BoxFuture, Fanout, KickTarget};
-use crate::model::MessageView;
-use crate::store::Store;
+use crate::model::{MessageView, RoomName};
 
 pub struct SocketIoFanout<A: Adapter> {
     pub io: SocketIo<A>,
-    pub store: Store,
     pub presence: Arc<Presence>,
 }
 
@@ -31,16 +29,13 @@ impl<A: Adapter> Fanout for SocketIoFanout<A> {
         except: Option<&'a str>,
     ) -> BoxFuture<'a, ()> {
         Box::pin(async move {
-            let targets: Vec<String> = if room.name.starts_with("dm:") {
-                match self.store.room_member_ids(room.id).await {
-                    Ok(ids) => ids.into_iter().map(agent_key).collect(),
-                    Err(e) => {
-                        tracing::error!(error = %e, room = %room.name, "cannot resolve dm agents");
-                        return;
-                    }
-                }
-            } else {
-                vec![room_key(&room.name)]
+            // A `dm:` room reaches every socket of its two agents, named in its name.
+            let targets: Vec<String> = match RoomName::parse(&room.name).ok().and_then(|name| {
+                name.dm_agents()
+                    .map(|(a, b)| [agent_name_key(a), agent_name_key(b)])
+            }) {
+                Some(agents) => agents.into(),
+                None => vec![room_key(&room.name)],
             };
             // The namespace is gone once shutdown closed it: nobody is left to tell.
             let Some(root) = self.io.of("/") else {

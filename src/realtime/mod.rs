@@ -23,7 +23,7 @@ use socketioxide::adapter::Adapter;
 use socketioxide::handler::ConnectHandler;
 use socketioxide_core::adapter::DefinedAdapter;
 
-pub use crate::model::{agent_key, room_key, token_key};
+pub use crate::model::{agent_key, agent_name_key, room_key, token_key};
 pub use fanout::SocketIoFanout;
 pub use session::queue_capacity;
 
