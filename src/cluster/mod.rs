@@ -67,6 +67,15 @@ impl Presence {
         }
     }
 
+    /// Takes an agent out of a room with all its sockets, on every node (a removal from a
+    /// private room); `Some` when it was in.
+    pub async fn evict(&self, room: &str, agent: &AgentRef) -> Option<RoomChange> {
+        match self {
+            Self::Local(p) => p.evict(room, agent.id).await,
+            Self::Redis(p) => p.evict(room, agent).await,
+        }
+    }
+
     /// Sets an agent's status and note: its agent-wide view and its view in each room.
     pub async fn set_status(
         &self,

@@ -158,6 +158,21 @@ impl LocalPresence {
         self.lock().leave(room, agent_id, sid)
     }
 
+    /// Takes an agent out of a room with all its sockets; `Some` when it was in.
+    pub async fn evict(&self, room: &str, agent_id: Uuid) -> Option<RoomChange> {
+        let mut state = self.lock();
+        let before = state.member(room, agent_id)?;
+        let members = state.rooms.get_mut(room)?;
+        members.remove(&agent_id);
+        if members.is_empty() {
+            state.rooms.remove(room);
+        }
+        Some(RoomChange {
+            room: room.to_owned(),
+            member: before,
+        })
+    }
+
     /// Sets an agent's status and note. Returns the agent-wide member view (all its
     /// sockets, online since) and its member view in each room it is in.
     pub async fn set_status(

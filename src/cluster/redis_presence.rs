@@ -58,6 +58,7 @@ struct Scripts {
     heartbeat: Script,
     reap_list: Script,
     reap_unlock: Script,
+    evict: Script,
 }
 
 impl Scripts {
@@ -72,6 +73,7 @@ impl Scripts {
             heartbeat: Script::from_lua(include_str!("lua/heartbeat.lua")),
             reap_list: Script::from_lua(include_str!("lua/reap_list.lua")),
             reap_unlock: Script::from_lua(include_str!("lua/reap_unlock.lua")),
+            evict: Script::from_lua(include_str!("lua/evict.lua")),
         }
     }
 }
@@ -309,6 +311,29 @@ impl RedisPresence {
             Ok(_) => None,
             Err(e) => {
                 self.failed("leave", &e);
+                None
+            }
+        }
+    }
+
+    /// Takes `agent` out of `room` with all its sockets on every node; `Some` when it was in.
+    pub async fn evict(&self, room: &str, agent: &AgentRef) -> Option<RoomChange> {
+        for socket in self.mirror().values_mut() {
+            if socket.agent.id == agent.id {
+                socket.rooms.remove(room);
+            }
+        }
+        let res = self
+            .eval::<i64>(
+                &self.scripts.evict,
+                args([self.kp.clone(), agent.id.to_string(), room.to_owned()]),
+            )
+            .await;
+        match res {
+            Ok(1) => Some(leave_change(room.to_owned(), agent)),
+            Ok(_) => None,
+            Err(e) => {
+                self.failed("evict", &e);
                 None
             }
         }

@@ -8,7 +8,7 @@ use std::pin::Pin;
 use entity::rooms;
 use uuid::Uuid;
 
-use crate::model::MessageView;
+use crate::model::{AgentRef, MessageView};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -33,7 +33,7 @@ pub trait Fanout: Send + Sync {
 
     /// Takes every socket of `agent_id`, on every node, out of `room` (a private room it was
     /// removed from): each is told `room:removed`, the room sees `presence:leave`.
-    fn removed_from_room<'a>(&'a self, room: &'a str, agent_id: Uuid) -> BoxFuture<'a, ()>;
+    fn removed_from_room<'a>(&'a self, room: &'a str, agent: &'a AgentRef) -> BoxFuture<'a, ()>;
 
     /// Disconnects the target's sockets on every node; returns how many there were.
     fn kick(&self, target: KickTarget) -> BoxFuture<'_, usize>;
@@ -55,7 +55,7 @@ impl Fanout for NoSockets {
     ) -> BoxFuture<'a, ()> {
         Box::pin(async {})
     }
-    fn removed_from_room<'a>(&'a self, _: &'a str, _: Uuid) -> BoxFuture<'a, ()> {
+    fn removed_from_room<'a>(&'a self, _: &'a str, _: &'a AgentRef) -> BoxFuture<'a, ()> {
         Box::pin(async {})
     }
     fn kick(&self, _: KickTarget) -> BoxFuture<'_, usize> {

@@ -256,7 +256,8 @@ impl Hub {
             self.store.remove_member(room.id, agent.id).await?;
             // Its live sockets stop reading the room now, on every node (SPEC §5).
             if room.private {
-                self.fanout.removed_from_room(&room.name, agent.id).await;
+                let agent = crate::model::AgentRef::from_model(&agent);
+                self.fanout.removed_from_room(&room.name, &agent).await;
             }
         }
         Ok(())

@@ -8,13 +8,12 @@ use entity::rooms;
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::socket::Sid;
-use uuid::Uuid;
 
 use super::session::SocketCtx;
 use super::{agent_key, agent_name_key, room_key, token_key};
 use crate::cluster::Presence;
 use crate::hub::{BoxFuture, Fanout, KickTarget};
-use crate::model::{MessageView, RoomName};
+use crate::model::{AgentRef, MessageView, RoomName};
 
 pub struct SocketIoFanout<A: Adapter> {
     pub io: SocketIo<A>,
@@ -51,42 +50,28 @@ impl<A: Adapter> Fanout for SocketIoFanout<A> {
         })
     }
 
-    fn removed_from_room<'a>(&'a self, room: &'a str, agent_id: Uuid) -> BoxFuture<'a, ()> {
+    fn removed_from_room<'a>(&'a self, room: &'a str, agent: &'a AgentRef) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             let Some(root) = self.io.of("/") else {
                 return;
             };
-            let agent = agent_key(agent_id);
-            let sockets = match root.clone().to(agent.clone()).fetch_sockets().await {
-                Ok(sockets) => sockets,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot list the removed agent's sockets");
-                    Vec::new()
-                }
-            };
+            let sockets = agent_key(agent.id);
             // Out of the broadcast room first: from here on nothing of the room reaches them.
-            if let Err(e) = root.clone().to(agent.clone()).leave(room_key(room)).await {
+            if let Err(e) = root.clone().to(sockets.clone()).leave(room_key(room)).await {
                 tracing::warn!(error = %e, room, "leaving a room on some node failed");
             }
             // Sessions on this node forget the room; other nodes' do at their next re-check
             // (the store refuses their sends and reads meanwhile).
-            for socket in root.clone().to(agent.clone()).local().sockets() {
+            for socket in root.clone().to(sockets.clone()).local().sockets() {
                 if let Some(ctx) = SocketCtx::<A>::of(&socket) {
                     ctx.session.leave(room);
                 }
             }
             let body = serde_json::json!({"room": room});
-            if let Err(e) = root.clone().to(agent).emit("room:removed", &body).await {
+            if let Err(e) = root.clone().to(sockets).emit("room:removed", &body).await {
                 tracing::warn!(error = %e, room, "room:removed failed on some node");
             }
-            let mut left = None;
-            for socket in &sockets {
-                let sid = socket.data().id.to_string();
-                if let Some(change) = self.presence.leave(room, agent_id, &sid).await {
-                    left = Some(change);
-                }
-            }
-            if let Some(change) = left {
+            if let Some(change) = self.presence.evict(room, agent).await {
                 let body = serde_json::json!({"room": change.room, "agent": change.member.agent});
                 if let Err(e) = root.to(room_key(room)).emit("presence:leave", &body).await {
                     tracing::warn!(error = %e, room, "presence:leave broadcast failed");

@@ -19,6 +19,7 @@ mod messages;
 mod metrics;
 mod operations;
 mod otlp;
+mod private_rooms;
 mod processes;
 mod quotas;
 mod realtime;
