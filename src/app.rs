@@ -87,9 +87,10 @@ pub async fn open_store(settings: &Settings) -> Result<Store, StartupError> {
     Ok(store)
 }
 
-/// Like [`open_store`], but waits for a database that cannot be reached yet (a node started
+/// Like [`open_store`], but waits for a database it cannot connect to yet (a node started
 /// during a database outage, or before the database in a compose file), retrying with
-/// backoff up to 5 s apart. Other errors (bad credentials, a broken schema) end start-up.
+/// backoff up to 5 s apart and logging why each attempt failed (a refused password looks
+/// the same to the driver, so it is retried too). A migration that fails ends start-up.
 async fn open_store_patiently(settings: &Settings) -> Result<Store, StartupError> {
     let mut wait = Duration::from_millis(250);
     loop {

@@ -58,10 +58,9 @@ pub async fn authenticate<A: Adapter>(
         .and_then(|a| a.get("token").and_then(Value::as_str).map(str::to_owned));
     let credential = from_auth.or_else(|| bearer(&parts.headers).map(str::to_owned));
     // Refused credentials are spent per address, so CONNECTs repeated on one session are
-    // limited like new sessions: past the quota they are refused without a lookup.
-    // Past the quota, a CONNECT on an open session is not looked up; its key may be fine,
-    // so it is not refused for good either: the transport is dropped and the client's next
-    // attempt meets the 429 on new sessions until the bucket refills.
+    // limited like new sessions. Past the quota a CONNECT is not looked up; its key may be
+    // fine, so it is not refused for good either: the transport is dropped and the client's
+    // next attempt meets the 429 on new sessions until the bucket refills.
     if credential.is_some() && state.failures.blocked(ip).is_some() {
         state.metrics.rate_limited("ws");
         return Err(drop_transport(&s, &state));
