@@ -33,3 +33,4 @@ mod restarts;
 mod rooms;
 mod security;
 mod shutdown;
+mod tokens;
