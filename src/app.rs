@@ -316,9 +316,8 @@ async fn assemble<A: Adapter + DefinedAdapter>(
     let shutdown = CancellationToken::new();
     let readiness = Arc::new(Readiness::new(hub.clone(), redis.clone(), metrics.clone()));
     let transports = Transports::default();
-    transports.spawn_pruning(shutdown.clone());
     let failures = Arc::new(AuthFailures::new(settings.rate_limit_auth_failures_per_min));
-    failures.spawn_pruning(shutdown.clone());
+    spawn_pruning(transports.clone(), failures.clone(), shutdown.clone());
     let state = AppState {
         settings,
         hub,
@@ -342,6 +341,23 @@ async fn assemble<A: Adapter + DefinedAdapter>(
         },
         init,
     ))
+}
+
+/// Every 30 s until shutdown: forgets closed connections and ended sessions, and addresses
+/// whose refused-credential bucket is full again, so both follow the live clients.
+fn spawn_pruning(transports: Transports, failures: Arc<AuthFailures>, shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(Duration::from_secs(30));
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {
+                    transports.prune();
+                    failures.prune();
+                }
+                () = shutdown.cancelled() => return,
+            }
+        }
+    });
 }
 
 /// On an empty database, creates the agent `admin` and returns its first API key.

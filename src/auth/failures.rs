@@ -12,8 +12,6 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use tokio_util::sync::CancellationToken;
-
 /// The key of an address: IPv4 as is, IPv6 by its /64 (one host or one site usually holds a
 /// whole /64, so per-/128 keys would cost an attacker nothing).
 pub fn ip_key(ip: IpAddr) -> IpAddr {
@@ -95,20 +93,6 @@ impl AuthFailures {
         let (capacity, rate) = (self.capacity, self.rate);
         self.buckets()
             .retain(|_, b| b.refilled(capacity, rate, now) < capacity);
-    }
-
-    /// Prunes once a minute until `shutdown`.
-    pub fn spawn_pruning(self: &std::sync::Arc<Self>, shutdown: CancellationToken) {
-        let this = self.clone();
-        tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(Duration::from_secs(60));
-            loop {
-                tokio::select! {
-                    _ = ticker.tick() => this.prune(),
-                    () = shutdown.cancelled() => return,
-                }
-            }
-        });
     }
 }
 

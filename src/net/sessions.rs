@@ -9,8 +9,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
-use tokio_util::sync::CancellationToken;
-
 use super::Conn;
 
 /// How long a dropped session's requests keep being refused. Clients open a new session
@@ -100,20 +98,6 @@ impl Transports {
         });
         let now = Instant::now();
         lock(&self.inner.dropped).retain(|_, at| now.duration_since(*at) < DROPPED_MEMORY);
-    }
-
-    /// Prunes every 30 s until `shutdown`.
-    pub fn spawn_pruning(&self, shutdown: CancellationToken) {
-        let this = self.clone();
-        tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(Duration::from_secs(30));
-            loop {
-                tokio::select! {
-                    _ = ticker.tick() => this.prune(),
-                    () = shutdown.cancelled() => return,
-                }
-            }
-        });
     }
 }
 

@@ -15,7 +15,7 @@ use crate::sio::{Refused, Sio};
 const BIN: &str = env!("CARGO_BIN_EXE_agenthub");
 
 /// The machine's Redis (tests share it, each under its own prefix).
-fn shared_redis_url() -> String {
+pub fn shared_redis_url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 

@@ -39,10 +39,48 @@ pub struct HubProcess {
 
 impl Drop for HubProcess {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+        self.kill();
+    }
+}
+
+/// Two ready nodes on one database, joined over the shared Redis under a prefix of their own,
+/// whose keys are removed when the pair is dropped.
+pub struct NodePair {
+    pub one: HubProcess,
+    pub two: HubProcess,
+    /// The bootstrap admin's key.
+    pub admin: String,
+    redis: String,
+    prefix: String,
+}
+
+impl NodePair {
+    pub async fn start(db: &crate::helpers::TestDb) -> NodePair {
+        let redis = crate::cluster::shared_redis_url();
+        let prefix = format!("ahtest-{}", uuid::Uuid::new_v4().simple());
+        let env = [
+            ("REDIS_URL", redis.as_str()),
+            ("REDIS_PREFIX", prefix.as_str()),
+        ];
+        let (one, admin) = HubProcess::start(db.dir.path(), &db.url, &env).await;
+        one.wait_ready(Duration::from_secs(30)).await;
+        let two = HubProcess::join(db.dir.path(), &db.url, &env).await;
+        two.wait_ready(Duration::from_secs(30)).await;
+        NodePair {
+            one,
+            two,
+            admin,
+            redis,
+            prefix,
         }
+    }
+}
+
+impl Drop for NodePair {
+    fn drop(&mut self) {
+        self.one.kill();
+        self.two.kill();
+        crate::cluster::remove_redis_keys(&self.redis, &self.prefix);
     }
 }
 
@@ -82,6 +120,13 @@ impl HubProcess {
 
     pub fn base(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 
     pub fn addr(&self) -> SocketAddr {

@@ -7,23 +7,15 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::fleet::{HubProcess, agent_key};
+use crate::fleet::{NodePair, agent_key};
 use crate::helpers::{Backend, TestDb};
 use crate::sio::Sio;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_removed_member_leaves_the_room_on_every_node_within_two_seconds() {
     let db = TestDb::new(Backend::Postgres).await;
-    let prefix = format!("ahtest-{}", uuid::Uuid::new_v4().simple());
-    let redis = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let env = [
-        ("REDIS_URL", redis.as_str()),
-        ("REDIS_PREFIX", prefix.as_str()),
-    ];
-    let (one, admin) = HubProcess::start(db.dir.path(), &db.url, &env).await;
-    one.wait_ready(Duration::from_secs(30)).await;
-    let two = HubProcess::join(db.dir.path(), &db.url, &env).await;
-    two.wait_ready(Duration::from_secs(30)).await;
+    let nodes = NodePair::start(&db).await;
+    let (one, two, admin) = (&nodes.one, &nodes.two, nodes.admin.clone());
     let base = one.base();
     let amy = agent_key(&base, &admin, "amy").await;
     let bob = agent_key(&base, &admin, "bob").await;
@@ -92,5 +84,4 @@ async fn a_removed_member_leaves_the_room_on_every_node_within_two_seconds() {
         s.assert_no_event("message:new", Duration::from_millis(700))
             .await;
     }
-    crate::cluster::remove_redis_keys(&redis, &prefix);
 }

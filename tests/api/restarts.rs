@@ -10,8 +10,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::fleet::{
-    Acked, Balancer, Fleet, HubProcess, Library, RestProducer, add_producer_acks, agent_key,
-    assert_came_back_with_everything, create_room,
+    Acked, Balancer, Fleet, HubProcess, Library, NodePair, RestProducer, add_producer_acks,
+    agent_key, assert_came_back_with_everything, create_room,
 };
 use crate::helpers::{Backend, TestDb};
 
@@ -151,24 +151,16 @@ async fn a_restart_under_live_stock_clients_brings_every_one_back_with_nothing_m
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_rolling_deploy_behind_a_load_balancer_brings_every_websocket_client_back() {
     let db = TestDb::new(Backend::Postgres).await;
-    let prefix = format!("ahtest-{}", uuid::Uuid::new_v4().simple());
-    let redis = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let env = [
-        ("REDIS_URL", redis.as_str()),
-        ("REDIS_PREFIX", prefix.as_str()),
-    ];
-    let (mut one, admin) = HubProcess::start(db.dir.path(), &db.url, &env).await;
-    one.wait_ready(Duration::from_secs(30)).await;
-    let mut two = HubProcess::join(db.dir.path(), &db.url, &env).await;
-    two.wait_ready(Duration::from_secs(30)).await;
-    let balancer = Balancer::start(vec![one.addr(), two.addr()]).await;
+    let mut nodes = NodePair::start(&db).await;
+    let admin = nodes.admin.clone();
+    let balancer = Balancer::start(vec![nodes.one.addr(), nodes.two.addr()]).await;
     let url = balancer.url();
     let a = agents(&url, &admin).await;
     let (mut js, mut py, rest) = start_traffic(&url, &a, (30, 6), true).await;
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let before = rest.count().await;
 
-    for node in [&mut one, &mut two] {
+    for node in [&mut nodes.one, &mut nodes.two] {
         node.terminate().await;
         node.restart().await;
         node.wait_ready(Duration::from_secs(30)).await;
@@ -179,7 +171,6 @@ async fn a_rolling_deploy_behind_a_load_balancer_brings_every_websocket_client_b
     settle_and_check(&mut js, &mut py, rest, before).await;
     js.stop().await;
     py.stop().await;
-    crate::cluster::remove_redis_keys(&redis, &prefix);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
