@@ -20,36 +20,16 @@ use crate::auth::{AuthFailures, Authenticator, JwtKeys, load_or_create_secret};
 use crate::cluster::redis::{HubDriver, RedisClients};
 use crate::cluster::{Presence, RedisPresence};
 use crate::config::{ConfigError, Settings};
-use crate::http::Readiness;
 use crate::hub::{Actor, Hub};
 use crate::model::Role;
 use crate::net::{ServeOptions, Transports};
 use crate::realtime::SocketIoFanout;
+use crate::state::{AppState, Readiness};
 use crate::store::{Store, StoreError};
 use crate::telemetry::Metrics;
 
 /// How long a stopping node keeps answering (readiness 503) before it stops accepting.
 const DRAIN_GRACE: Duration = Duration::from_secs(1);
-
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub settings: Arc<Settings>,
-    pub hub: Hub,
-    pub auth: Arc<Authenticator>,
-    pub presence: Arc<Presence>,
-    pub metrics: Arc<Metrics>,
-    /// The Redis clients, with `REDIS_URL`.
-    pub redis: Option<RedisClients>,
-    /// The database and Redis as last probed (at most once a second).
-    pub readiness: Arc<Readiness>,
-    /// Which TCP connections carry which Socket.IO session, to drop them under Engine.IO.
-    pub transports: Transports,
-    /// Refused credentials per client address (handshakes and token exchanges).
-    pub failures: Arc<AuthFailures>,
-    /// Cancelled when shutdown begins: readiness turns 503, background work stops.
-    pub shutdown: CancellationToken,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -73,34 +53,20 @@ pub struct App {
     pub bootstrap_key: Option<String>,
 }
 
-/// Connects to the configured database and brings its schema up to date.
-pub async fn open_store(settings: &Settings) -> Result<Store, StartupError> {
-    let url = settings.database_url();
-    if settings.database_url.is_none() {
-        std::fs::create_dir_all(&settings.data_dir).map_err(|source| StartupError::Io {
-            context: format!("creating {}", settings.data_dir.display()),
-            source,
-        })?;
-    }
-    let store = Store::connect(&url, settings.database_max_connections).await?;
-    store.migrate().await?;
-    Ok(store)
-}
-
-/// Like [`open_store`], but waits for a database it cannot connect to yet (a node started
+/// Like [`Store::open`], but waits for a database it cannot connect to yet (a node started
 /// during a database outage, or before the database in a compose file), retrying with
 /// backoff up to 5 s apart and logging why each attempt failed (a refused password looks
 /// the same to the driver, so it is retried too). A migration that fails ends start-up.
 async fn open_store_patiently(settings: &Settings) -> Result<Store, StartupError> {
     let mut wait = Duration::from_millis(250);
     loop {
-        match open_store(settings).await {
-            Err(StartupError::Store(StoreError::Unavailable(e))) => {
+        match Store::open(settings).await {
+            Err(StoreError::Unavailable(e)) => {
                 tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "database unreachable; waiting for it");
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(Duration::from_secs(5));
             }
-            other => return other,
+            other => return Ok(other?),
         }
     }
 }
@@ -189,12 +155,13 @@ impl App {
             source: std::io::Error::other(e.to_string()),
         })?;
         let state = app.state.clone();
+        let announce = move |reaped| crate::realtime::announce_reaped(io.clone(), reaped);
         if let Presence::Redis(p) = &*state.presence {
-            crate::cluster::liveness::start(p, &io).await;
+            crate::cluster::liveness::start(p, &announce).await;
         }
         tokio::spawn(crate::cluster::liveness::run(
             state.presence.clone(),
-            io,
+            announce,
             state.shutdown.clone(),
         ));
         Ok(app)

@@ -8,7 +8,6 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use uuid::Uuid;
 
-use crate::app::open_store;
 use crate::config::Settings;
 use crate::hub::{Actor, Hub};
 use crate::model::{AgentName, Role, timestamp};
@@ -75,15 +74,9 @@ pub enum TokenCommand {
 /// Runs an operator command against the configured database.
 pub async fn run_operator(settings: Settings, command: Command) -> anyhow::Result<()> {
     settings.validate()?;
-    let store = open_store(&settings).await?;
     // The CLI reaches no sockets: running servers' periodic re-check disconnects what a
     // revocation or a disabled agent ended.
-    let hub = Hub::new(
-        store,
-        std::sync::Arc::new(settings),
-        std::sync::Arc::new(crate::hub::NoSockets),
-        std::sync::Arc::default(),
-    );
+    let hub = Hub::without_sockets(std::sync::Arc::new(settings)).await?;
     let result = operate(&hub, command).await;
     hub.close().await;
     result

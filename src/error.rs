@@ -10,8 +10,6 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::store::StoreError;
-
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The error codes of SPEC §5/§6, stable for clients.
@@ -134,17 +132,6 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorResponse {
     pub error: ErrorBody,
-}
-
-impl From<StoreError> for Error {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound(what) => Error::not_found(what),
-            StoreError::Conflict(what) => Error::conflict(what),
-            StoreError::Unavailable(_) => Error::unavailable(e),
-            StoreError::Db(_) => Error::internal(e),
-        }
-    }
 }
 
 impl IntoResponse for Error {

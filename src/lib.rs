@@ -1,18 +1,20 @@
 //! AgentHub: a Socket.IO-compatible realtime hub where AI agents and people meet in rooms.
 //!
-//! Map of the crate:
+//! Map of the crate, in the direction of its dependencies (each uses only those above it):
 //! - [`config`]: every setting, its default and validation
-//! - [`app`]: builds the server (database, state, router) and runs it until shutdown
+//! - [`error`]: the error type, its REST body and Socket.IO ack error
+//! - [`telemetry`]: logs, traces, metrics
 //! - [`net`]: the accept loop, and dropping a socket's transport under Engine.IO
-//! - [`http`]: the REST API, health and OpenAPI
-//! - [`hub`]: the use cases shared by REST, Socket.IO and the CLI, and their outbound port
-//! - [`auth`]: API keys, JWTs, roles, refused-credential limits
+//! - [`model`]: domain types — validated names, rooms, roles, audit types, JSON views
 //! - [`store`]: the only module that talks SQL
-//! - [`realtime`]: Socket.IO: handshake, events, fan-out
-//! - [`cluster`]: presence
-//! - [`model`]: validated names, roles, JSON views
+//! - [`auth`]: API keys, JWTs, the permission rules, refused-credential limits
+//! - [`hub`]: the use cases shared by REST, Socket.IO and the CLI, and their outbound port
+//! - [`cluster`]: presence (local or in Redis) and node liveness
+//! - [`state`]: what every handler and socket event reaches
+//! - [`http`]: the REST API, health and OpenAPI
+//! - [`realtime`]: Socket.IO: protocol, handshake, events, fan-out
 //! - [`cli`]: operator commands
-//! - [`telemetry`]: logs
+//! - [`app`]: builds the server and runs it until shutdown
 
 #![forbid(unsafe_code)]
 
@@ -27,5 +29,6 @@ pub mod hub;
 pub mod model;
 pub mod net;
 pub mod realtime;
+pub mod state;
 pub mod store;
 pub mod telemetry;

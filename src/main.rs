@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use agenthub::app::{App, StartupError};
 use agenthub::cli::{Cli, Command, run_operator};
-use agenthub::config::Secrets;
+use agenthub::config::{LogFormat, Secrets};
 use clap::Parser;
 
 fn main() -> ExitCode {
@@ -20,13 +20,14 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
-        let telemetry = match agenthub::telemetry::init(cli.settings.log_format()) {
-            Ok(t) => t,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Err(anyhow::Error::new(agenthub::config::ConfigError(e)));
-            }
-        };
+        let telemetry =
+            match agenthub::telemetry::init(cli.settings.log_format() == LogFormat::Json) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Err(anyhow::Error::new(agenthub::config::ConfigError(e)));
+                }
+            };
         let result = match cli.command {
             None | Some(Command::Serve) => serve(cli.settings).await,
             Some(command) => run_operator(cli.settings, command).await,

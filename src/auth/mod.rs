@@ -1,5 +1,5 @@
-//! Authentication and authorization: API keys, JWTs, roles, refused-credential limits. It
-//! knows no transport: the REST extractors live in `http`, request parsing in `net`.
+//! Authentication and authorization: API keys, JWTs, the permission rules, refused-credential
+//! limits. It knows no transport: the REST extractors live in `http`, request parsing in `net`.
 //!
 //! Every use of a credential is checked against the database (token revoked or expired,
 //! agent disabled), so a revocation takes effect at the next request.
@@ -7,72 +7,23 @@
 mod failures;
 pub mod jwt;
 pub mod keys;
+mod permissions;
 mod secret;
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use entity::{agents, api_tokens};
-use uuid::Uuid;
 
 pub use failures::{AuthFailures, ip_key};
 pub use jwt::JwtKeys;
+pub use permissions::{Caller, CredentialKind, credential_live};
 pub use secret::load_or_create_secret;
 
 use crate::error::{Error, Result};
 use crate::model::Role;
-use crate::store::{Store, Viewer};
+use crate::store::Store;
 use crate::telemetry::Metrics;
-
-/// How a caller proved who it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CredentialKind {
-    ApiKey,
-    /// A JWT, valid until `expires_at`.
-    Jwt {
-        expires_at: DateTime<Utc>,
-    },
-}
-
-/// An authenticated agent, as every handler sees it.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub agent: agents::Model,
-    pub role: Role,
-    /// The API token behind the credential (the key itself, or the JWT's `tid`).
-    pub token_id: Uuid,
-    pub kind: CredentialKind,
-}
-
-impl Caller {
-    pub fn is_admin(&self) -> bool {
-        self.role == Role::Admin
-    }
-
-    pub fn viewer(&self) -> Viewer {
-        Viewer {
-            agent_id: self.agent.id,
-            is_admin: self.is_admin(),
-        }
-    }
-
-    /// Agents and admins write; observers only read.
-    pub fn require_writer(&self) -> Result<()> {
-        if self.role.can_write() {
-            Ok(())
-        } else {
-            Err(Error::forbidden("observers cannot do this"))
-        }
-    }
-
-    pub fn require_admin(&self) -> Result<()> {
-        if self.is_admin() {
-            Ok(())
-        } else {
-            Err(Error::forbidden("admin only"))
-        }
-    }
-}
 
 /// How long a refused credential is remembered, so repeating it costs no database lookup.
 const REFUSED_FOR: std::time::Duration = std::time::Duration::from_secs(10);
@@ -217,9 +168,7 @@ impl Authenticator {
         agent: agents::Model,
         kind: CredentialKind,
     ) -> Result<Caller> {
-        let now = Utc::now();
-        let token_dead = token.revoked_at.is_some() || token.expires_at.is_some_and(|e| e <= now);
-        if token_dead || agent.disabled_at.is_some() {
+        if !credential_live(&token, &agent, Utc::now()) {
             return Err(Error::unauthorized());
         }
         let role = Role::parse(&agent.role).ok_or_else(Error::unauthorized)?;

@@ -1,43 +1,23 @@
 //! Node liveness (SPEC §8): every node writes a heartbeat every 2 s; every node looks for
 //! nodes whose heartbeat is older than 8 s (one at a time, under a `SET NX` lock) and removes
-//! their sockets from presence, emitting `presence:leave` through the adapter so every
-//! node's sockets see it — within 15 s of a node's death. A node starting with the id of a
+//! their sockets from presence, handing what they left to `announce` (the realtime layer
+//! emits `presence:leave` through the adapter, so every node's sockets see it) — within 15 s
+//! of a node's death. A node starting with the id of a
 //! previous run (`NODE_ID`) first removes what that run left behind.
 
+use std::future::Future;
 use std::sync::Arc;
 
-use serde_json::json;
-use socketioxide::SocketIo;
-use socketioxide::adapter::Adapter;
 use tokio_util::sync::CancellationToken;
 
 use super::redis_presence::HEARTBEAT_EVERY;
 use super::{Presence, Reaped, RedisPresence};
-use crate::model::room_key;
-
-/// Announces the rooms reaped sockets' agents left.
-async fn announce<A: Adapter>(io: &SocketIo<A>, reaped: Vec<Reaped>) {
-    // The namespace is gone once shutdown closed it.
-    let Some(root) = io.of("/") else {
-        return;
-    };
-    for r in reaped {
-        for room in r.rooms {
-            let body = json!({"room": room, "agent": r.agent});
-            if let Err(e) = root
-                .clone()
-                .to(room_key(&room))
-                .emit("presence:leave", &body)
-                .await
-            {
-                tracing::warn!(error = %e, "presence:leave for a dead node's socket failed");
-            }
-        }
-    }
-}
 
 /// Before serving: clears what an earlier run with this node id left, then registers.
-pub async fn start<A: Adapter>(presence: &RedisPresence, io: &SocketIo<A>) {
+pub async fn start<F: Future<Output = ()>>(
+    presence: &RedisPresence,
+    announce: impl Fn(Vec<Reaped>) -> F,
+) {
     match presence.reap_node(presence.node_id()).await {
         Ok(reaped) => {
             if !reaped.is_empty() {
@@ -46,7 +26,7 @@ pub async fn start<A: Adapter>(presence: &RedisPresence, io: &SocketIo<A>) {
                     "removed presence left by this node's previous run"
                 );
             }
-            announce(io, reaped).await;
+            announce(reaped).await;
         }
         Err(e) => presence.note_failure("start-up cleanup", &e),
     }
@@ -56,9 +36,9 @@ pub async fn start<A: Adapter>(presence: &RedisPresence, io: &SocketIo<A>) {
 }
 
 /// Heartbeats and reaping until shutdown.
-pub async fn run<A: Adapter>(
+pub async fn run<F: Future<Output = ()>>(
     presence: Arc<Presence>,
-    io: SocketIo<A>,
+    announce: impl Fn(Vec<Reaped>) -> F,
     shutdown: CancellationToken,
 ) {
     let Presence::Redis(p) = &*presence else {
@@ -76,7 +56,7 @@ pub async fn run<A: Adapter>(
             continue;
         }
         match p.reap_dead_nodes().await {
-            Ok(reaped) => announce(&io, reaped).await,
+            Ok(reaped) => announce(reaped).await,
             Err(e) => p.note_failure("reaper", &e),
         }
     }

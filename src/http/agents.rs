@@ -12,10 +12,10 @@ use uuid::Uuid;
 
 use super::ClientIp;
 use super::extract::{ApiJson, ApiPath, ApiQuery, ListParams, OptionalJson, encode_cursor};
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{Error, ErrorResponse, Result};
 use crate::model::{AgentView, CreatedTokenView, Role, TokenView, timestamp};
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -28,17 +28,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 async fn agent_named(state: &AppState, name: &str) -> Result<agents::Model> {
     state.hub.agent_named(name).await
-}
-
-/// Admins manage every agent's tokens; agents their own.
-fn require_admin_or_self(caller: &Caller, agent: &agents::Model) -> Result<()> {
-    if caller.is_admin() || caller.agent.id == agent.id {
-        Ok(())
-    } else {
-        Err(Error::forbidden(
-            "only an admin or the agent itself may do this",
-        ))
-    }
 }
 
 /// The calling agent.
@@ -178,13 +167,8 @@ async fn create_token(
     OptionalJson(body): OptionalJson<CreateToken>,
 ) -> Result<(StatusCode, Json<CreatedTokenView>)> {
     let agent = agent_named(&state, &name).await?;
-    require_admin_or_self(&caller, &agent)?;
-    // A leaked 15-minute JWT must not become a key that never expires (SPEC §6).
-    if !caller.is_admin() && matches!(caller.kind, crate::auth::CredentialKind::Jwt { .. }) {
-        return Err(Error::forbidden(
-            "creating a token needs an API key (or an admin); a JWT cannot mint one",
-        ));
-    }
+    caller.require_admin_or_self(agent.id)?;
+    caller.require_key_to_mint()?;
     let issued = state
         .hub
         .create_token(
@@ -224,7 +208,7 @@ async fn list_tokens(
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<TokenList>> {
     let agent = agent_named(&state, &name).await?;
-    require_admin_or_self(&caller, &agent)?;
+    caller.require_admin_or_self(agent.id)?;
     let after = params
         .cursor()?
         .map(|c| Uuid::parse_str(&c).map_err(|_| Error::bad_request("invalid cursor")))
@@ -253,7 +237,7 @@ async fn revoke_token(
         Ok(id) => state.hub.token_by_id(id).await?,
         Err(_) => None,
     }
-    .filter(|(t, _)| caller.is_admin() || t.agent_id == caller.agent.id)
+    .filter(|(t, _)| caller.may_see_token_of(t.agent_id))
     .ok_or_else(|| Error::not_found("token"))?;
     state
         .hub

@@ -8,11 +8,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{ApiQuery, ListParams, encode_cursor};
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{Error, ErrorResponse, Result};
 use crate::model::{AgentName, AuditEventView, timestamp};
-use crate::store::{AuditFilter, AuditType};
+use crate::model::{AuditFilter, AuditType};
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_audit))

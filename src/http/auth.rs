@@ -14,11 +14,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::ClientIp;
-use crate::app::AppState;
 use crate::error::{Error, Result};
 use crate::model::AgentView;
+use crate::model::AuditType;
 use crate::net::bearer;
-use crate::store::AuditType;
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(exchange))

@@ -5,10 +5,10 @@ use std::net::{IpAddr, SocketAddr};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::Error;
 use crate::net::{bearer, client_ip};
+use crate::state::AppState;
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = Error;

@@ -9,7 +9,7 @@ use axum::Router;
 use axum::http::header;
 use axum::routing::get;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// The page and its own code change with the binary under the same names: revalidate them.
 const REVALIDATE: &str = "no-cache";

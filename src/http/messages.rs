@@ -9,11 +9,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ErrorResponse, Result};
-use crate::hub::MessageInput;
-use crate::model::MessageView;
+use crate::hub::{MessageInput, Origin};
+use crate::model::{MessageView, RoomName};
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(history, post))
@@ -47,7 +47,10 @@ async fn history(
     ApiPath(name): ApiPath<String>,
     ApiQuery(params): ApiQuery<HistoryParams>,
 ) -> Result<Json<MessagePage>> {
-    let room = state.hub.readable_room(&caller, &name).await?;
+    let room = state
+        .hub
+        .readable_room(&caller, &RoomName::parse(&name)?)
+        .await?;
     let (messages, has_more) = state
         .hub
         .history(&room, params.before, params.after, params.limit)
@@ -69,22 +72,22 @@ async fn post(
     ApiPath(name): ApiPath<String>,
     ApiJson(input): ApiJson<MessageInput>,
 ) -> Result<(StatusCode, Json<MessageView>)> {
-    let received = std::time::Instant::now();
+    let origin = Origin {
+        received: std::time::Instant::now(),
+        socket: None,
+    };
+    let name = RoomName::parse(&name)?;
     // Refuse a bad message before a DM room could be opened for it.
-    input.validate(state.settings.max_message_bytes)?;
+    let message = input.validate(state.settings.max_message_bytes)?;
     let room = state.hub.room_for_post(&caller, &name).await?;
     let posted = state
         .hub
-        .post_message(&caller, &room, input, received)
+        .post_message(&caller, &room, message, origin)
         .await?;
-    if posted.duplicate {
-        return Ok((StatusCode::OK, Json(posted.message)));
-    }
-    state
-        .hub
-        .fanout
-        .deliver(&room.0, &posted.message, None)
-        .await;
-    let status = StatusCode::CREATED;
+    let status = if posted.duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
     Ok((status, Json(posted.message)))
 }

@@ -7,9 +7,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use sha2::{Digest, Sha256};
 
-use crate::app::AppState;
 use crate::error::Error;
 use crate::net::bearer;
+use crate::state::AppState;
 use crate::telemetry::metrics::PoolLabels;
 
 pub fn router() -> Router<AppState> {

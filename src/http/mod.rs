@@ -1,6 +1,7 @@
 //! The REST API (`/api/v1`), health and readiness, and the OpenAPI document.
 //!
-//! One file per resource, each with its `router()`; merged here, where the cross-cutting
+//! One file per resource, each with its `router()` of thin handlers (parse, call the hub, map
+//! the result); merged here, where the cross-cutting
 //! layers (security headers, body limit, unknown-route errors) are applied once.
 
 mod agents;
@@ -16,13 +17,11 @@ mod observe;
 mod openapi;
 mod origin;
 mod ratelimit;
-mod readiness;
 mod rooms;
 mod socket_guard;
 
 pub use caller::ClientIp;
 pub use ratelimit::CredentialRefused;
-pub use readiness::Readiness;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -30,8 +29,8 @@ use axum::http::{HeaderName, HeaderValue, header};
 use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::app::AppState;
 use crate::error::Error;
+use crate::state::AppState;
 
 /// Request bodies larger than this answer 413 (SPEC §6).
 const MAX_BODY_BYTES: usize = 1 << 20;

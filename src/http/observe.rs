@@ -14,7 +14,7 @@ use opentelemetry::trace::TraceContextExt;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::telemetry::otlp::remote_context;
 
 /// The route template a response was produced by.

@@ -10,11 +10,10 @@ use utoipa_axum::routes;
 
 use super::ClientIp;
 use super::extract::{ApiJson, ApiPath, ApiQuery, ListParams, encode_cursor};
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ErrorResponse, Result};
-use crate::model::{MemberView, RoomView};
-use crate::store::{RoomPatch, RoomRow};
+use crate::model::{MemberView, RoomName, RoomPatch, RoomView};
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -22,10 +21,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_room, update_room))
         .routes(routes!(add_member, remove_member))
         .routes(routes!(presence))
-}
-
-fn view(row: &RoomRow) -> RoomView {
-    RoomView::from_model(&row.0, &row.1)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -65,7 +60,7 @@ async fn list_rooms(
         )
         .await?;
     Ok(Json(RoomList {
-        rooms: page.items.iter().map(view).collect(),
+        rooms: page.items.iter().map(|r| r.view()).collect(),
         next_cursor: encode_cursor(page.next),
     }))
 }
@@ -88,7 +83,7 @@ async fn create_room(
     ip: ClientIp,
     ApiJson(body): ApiJson<CreateRoom>,
 ) -> Result<(StatusCode, Json<RoomView>)> {
-    let row = state
+    let room = state
         .hub
         .create_room(
             &caller,
@@ -98,7 +93,7 @@ async fn create_room(
             body.private,
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(view(&row))))
+    Ok((StatusCode::CREATED, Json(room.view())))
 }
 
 /// A room the caller may see.
@@ -109,7 +104,8 @@ async fn get_room(
     caller: Caller,
     ApiPath(name): ApiPath<String>,
 ) -> Result<Json<RoomView>> {
-    Ok(Json(view(&state.hub.readable_room(&caller, &name).await?)))
+    let name = RoomName::parse(&name)?;
+    Ok(Json(state.hub.readable_room(&caller, &name).await?.view()))
 }
 
 /// `null` clears the topic; absent leaves it.
@@ -140,11 +136,12 @@ async fn update_room(
         topic: body.topic,
         archived: body.archived,
     };
-    let row = state
+    let name = RoomName::parse(&name)?;
+    let room = state
         .hub
         .update_room(&caller, ip.actor(&caller), &name, patch)
         .await?;
-    Ok(Json(view(&row)))
+    Ok(Json(room.view()))
 }
 
 /// Add a member to a private room (its creator or an admin): 204.
@@ -155,6 +152,7 @@ async fn add_member(
     caller: Caller,
     ApiPath((room, agent)): ApiPath<(String, String)>,
 ) -> Result<StatusCode> {
+    let room = RoomName::parse(&room)?;
     state.hub.set_member(&caller, &room, &agent, true).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -167,6 +165,7 @@ async fn remove_member(
     caller: Caller,
     ApiPath((room, agent)): ApiPath<(String, String)>,
 ) -> Result<StatusCode> {
+    let room = RoomName::parse(&room)?;
     state.hub.set_member(&caller, &room, &agent, false).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -184,8 +183,11 @@ async fn presence(
     caller: Caller,
     ApiPath(name): ApiPath<String>,
 ) -> Result<Json<MemberList>> {
-    let (room, _) = state.hub.readable_room(&caller, &name).await?;
+    let room = state
+        .hub
+        .readable_room(&caller, &RoomName::parse(&name)?)
+        .await?;
     Ok(Json(MemberList {
-        members: state.presence.members(&room.name).await,
+        members: state.presence.members(room.name.as_str()).await,
     }))
 }

@@ -21,10 +21,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::origin::OriginPolicy;
-use crate::app::AppState;
 use crate::error::{Error, ErrorCode};
 use crate::net::Conn;
 use crate::net::client_ip;
+use crate::state::AppState;
 
 #[derive(Clone)]
 pub struct SocketGuard {

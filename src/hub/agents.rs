@@ -8,8 +8,8 @@ use super::Hub;
 use super::KickTarget;
 use crate::auth::keys;
 use crate::error::{Error, Result};
-use crate::model::{AgentName, Role};
-use crate::store::{AuditType, NewToken};
+use crate::model::{AgentName, AuditType, Role};
+use crate::store::NewToken;
 
 /// Who asked, for the audit trail: an agent over the API, or an operator at the CLI.
 #[derive(Debug, Clone, Default)]

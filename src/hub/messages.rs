@@ -9,8 +9,8 @@ use utoipa::ToSchema;
 use super::Hub;
 use crate::auth::Caller;
 use crate::error::{Error, Result};
-use crate::model::{AgentRef, MessageView};
-use crate::store::{HistoryQuery, NewMessage, RoomRow, SendOutcome};
+use crate::model::{AgentRef, MessageView, Room};
+use crate::store::{HistoryPage, HistoryQuery, NewMessage, SendOutcome};
 
 /// Serialized metadata may not exceed this many bytes (SPEC §3).
 pub const MAX_METADATA_BYTES: usize = 4096;
@@ -74,6 +74,24 @@ pub struct MessageInput {
     pub metadata: Option<Value>,
 }
 
+/// A [`MessageInput`] that passed [`MessageInput::validate`]: only these are stored.
+#[derive(Debug, Clone)]
+pub struct ValidMessage {
+    body: String,
+    client_id: Option<String>,
+    /// An object, never JSON `null`.
+    metadata: Option<Value>,
+}
+
+/// Where a post comes from, for its broadcast and its latency metric.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    /// When the send arrived, for `message_send_latency_seconds`.
+    pub received: Instant,
+    /// The socket that sent it, which gets its ack instead of a `message:new`.
+    pub socket: Option<&'a str>,
+}
+
 /// A stored message and whether it was already there (idempotent `client_id`).
 pub struct Posted {
     pub message: MessageView,
@@ -91,7 +109,16 @@ fn contains_nul(v: &Value) -> bool {
 
 impl MessageInput {
     /// Checks sizes and characters against SPEC §3 before anything is stored.
-    pub fn validate(&self, max_body_bytes: usize) -> Result<()> {
+    pub fn validate(self, max_body_bytes: usize) -> Result<ValidMessage> {
+        self.check(max_body_bytes)?;
+        Ok(ValidMessage {
+            body: self.body,
+            client_id: self.client_id,
+            metadata: self.metadata.filter(|m| !m.is_null()),
+        })
+    }
+
+    fn check(&self, max_body_bytes: usize) -> Result<()> {
         if self.body.is_empty() {
             return Err(Error::bad_request("body must not be empty"));
         }
@@ -128,74 +155,80 @@ impl MessageInput {
 }
 
 impl Hub {
-    /// Stores a message in a room the caller may write to. Callers that need a joined socket
-    /// check that first; this checks role, visibility and archival.
-    /// `received` is when the send arrived, for `message_send_latency_seconds`.
+    /// Stores a message in a room the caller may write to and broadcasts it (unless it
+    /// repeats a `client_id`): the one write path of `message:send`, `dm:send` and REST
+    /// posts. Callers that need a joined socket check that first; this checks role,
+    /// archival and DM membership.
     pub async fn post_message(
         &self,
         caller: &Caller,
-        room: &RoomRow,
-        input: MessageInput,
-        received: Instant,
+        room: &Room,
+        message: ValidMessage,
+        origin: Origin<'_>,
     ) -> Result<Posted> {
-        caller.require_writer()?;
-        input.validate(self.settings.max_message_bytes)?;
-        let (room, _) = room;
-        if room.archived_at.is_some() {
-            return Err(Error::forbidden("the room is archived"));
-        }
-        if let Some((a, b)) = room
-            .name
-            .strip_prefix("dm:")
-            .and_then(|r| r.split_once(':'))
-            && caller.agent.name != a
-            && caller.agent.name != b
-        {
-            return Err(Error::forbidden("only its two agents post to a dm room"));
-        }
-        let metadata = input.metadata.filter(|m| !m.is_null());
+        caller.require_poster(room)?;
         let SendOutcome { message, duplicate } = self
             .store
             .send_message(NewMessage {
                 room_id: room.id,
                 sender_id: caller.agent.id,
-                body: input.body,
-                metadata,
-                client_id: input.client_id,
+                body: message.body,
+                metadata: message.metadata,
+                client_id: message.client_id,
             })
             .await?;
+        let sender = AgentRef::from_model(&caller.agent);
+        let message = MessageView::from_model(room.name.as_str(), message, sender);
         if !duplicate {
-            self.metrics.message_sent(received.elapsed());
+            self.metrics.message_sent(origin.received.elapsed());
+            self.fanout.deliver(room, &message, origin.socket).await;
         }
-        let message =
-            crate::store::message_view(&room.name, message, AgentRef::from_model(&caller.agent));
         Ok(Posted { message, duplicate })
+    }
+
+    /// Renders a page of one room's messages with their senders.
+    async fn views(&self, room: &Room, page: HistoryPage) -> Result<Vec<MessageView>> {
+        let senders = self.store.senders(&page.messages).await?;
+        Ok(page
+            .messages
+            .into_iter()
+            .map(|m| {
+                let sender = senders
+                    .iter()
+                    .find(|a| a.id == m.sender_id)
+                    .map(AgentRef::from_model)
+                    .unwrap_or_else(|| AgentRef {
+                        id: m.sender_id,
+                        name: String::new(),
+                        display_name: String::new(),
+                    });
+                MessageView::from_model(room.name.as_str(), m, sender)
+            })
+            .collect())
     }
 
     /// What a rejoining socket missed: the oldest `max` messages after `since`, and whether
     /// more exist.
     pub async fn missed_since(
         &self,
-        room: &RoomRow,
+        room: &Room,
         since: i64,
         max: u64,
     ) -> Result<(Vec<MessageView>, bool)> {
         let page = self
             .store
-            .history(room.0.id, HistoryQuery::After(since), max)
+            .history(room.id, HistoryQuery::After(since), max)
             .await?;
-        let mut views = self
-            .store
-            .message_views(&room.0.name, page.messages)
-            .await?;
+        let has_more = page.has_more;
+        let mut views = self.views(room, page).await?;
         let cut = cap_page(&mut views, Keep::Oldest);
-        Ok((views, page.has_more || cut))
+        Ok((views, has_more || cut))
     }
 
     /// A page of history for a reader of the room; `limit` must be 1..=100.
     pub async fn history(
         &self,
-        room: &RoomRow,
+        room: &Room,
         before: Option<i64>,
         after: Option<i64>,
         limit: Option<i64>,
@@ -216,12 +249,10 @@ impl Hub {
             (None, Some(a)) => (HistoryQuery::After(a), Keep::Oldest),
             (None, None) => (HistoryQuery::Latest, Keep::Newest),
         };
-        let page = self.store.history(room.0.id, query, limit).await?;
-        let mut views = self
-            .store
-            .message_views(&room.0.name, page.messages)
-            .await?;
+        let page = self.store.history(room.id, query, limit).await?;
+        let has_more = page.has_more;
+        let mut views = self.views(room, page).await?;
         let cut = cap_page(&mut views, keep);
-        Ok((views, page.has_more || cut))
+        Ok((views, has_more || cut))
     }
 }

@@ -16,12 +16,13 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 pub use agents::{Actor, IssuedToken};
-pub use messages::{MessageInput, Posted};
+pub use messages::{MessageInput, Origin, Posted, ValidMessage};
 pub use outbound::{BoxFuture, Fanout, KickTarget, NoSockets};
 
 use crate::config::Settings;
 
-use crate::store::{AuditType, NewAuditEvent, Store};
+use crate::model::AuditType;
+use crate::store::{NewAuditEvent, Store};
 use crate::telemetry::Metrics;
 
 /// At most one throttled audit event (`rate-limited`, a refused handshake's `auth-failed`)
@@ -84,6 +85,20 @@ impl Hub {
             metrics,
             throttled_audits: Arc::default(),
         }
+    }
+
+    /// A hub over the configured database for a process that serves no sockets (the
+    /// operator CLI): its fan-out is [`NoSockets`].
+    pub async fn without_sockets(
+        settings: Arc<Settings>,
+    ) -> Result<Self, crate::store::StoreError> {
+        let store = Store::open(&settings).await?;
+        Ok(Self::new(
+            store,
+            settings,
+            Arc::new(NoSockets),
+            Arc::default(),
+        ))
     }
 
     /// Audits a rate-limit hit, at most once per minute per IP or agent, so an attack cannot

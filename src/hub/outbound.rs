@@ -5,10 +5,9 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use entity::rooms;
 use uuid::Uuid;
 
-use crate::model::{AgentRef, MessageView};
+use crate::model::{AgentRef, MessageView, Room};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -26,7 +25,7 @@ pub trait Fanout: Send + Sync {
     /// room to every socket of its two agents; never to the `except` socket (its id).
     fn deliver<'a>(
         &'a self,
-        room: &'a rooms::Model,
+        room: &'a Room,
         message: &'a MessageView,
         except: Option<&'a str>,
     ) -> BoxFuture<'a, ()>;
@@ -49,7 +48,7 @@ pub struct NoSockets;
 impl Fanout for NoSockets {
     fn deliver<'a>(
         &'a self,
-        _: &'a rooms::Model,
+        _: &'a Room,
         _: &'a MessageView,
         _: Option<&'a str>,
     ) -> BoxFuture<'a, ()> {

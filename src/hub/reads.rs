@@ -6,8 +6,8 @@ use uuid::Uuid;
 
 use super::Hub;
 use crate::error::{Error, Result};
-use crate::model::AgentName;
-use crate::store::{AuditFilter, Page, RoomRow, Viewer};
+use crate::model::{AgentName, AuditFilter, Room};
+use crate::store::{Page, Viewer};
 
 impl Hub {
     /// The agent with this name, or `not_found` (a bad name is `bad_request`).
@@ -51,7 +51,7 @@ impl Hub {
         include_archived: bool,
         after: Option<&str>,
         limit: u64,
-    ) -> Result<Page<RoomRow>> {
+    ) -> Result<Page<Room>> {
         Ok(self
             .store
             .list_rooms(viewer, include_archived, after, limit)

@@ -1,13 +1,13 @@
 //! Rooms: who may see, create, change and join them.
 
-use entity::{agents, rooms};
+use entity::agents;
 use serde_json::json;
 
 use super::{Actor, Hub};
 use crate::auth::Caller;
-use crate::error::{Error, Result};
-use crate::model::{AgentName, RoomName};
-use crate::store::{NewRoom, RoomPatch, RoomRow};
+use crate::error::{Error, ErrorCode, Result};
+use crate::model::{AgentName, AgentRef, AuditType, Room, RoomName, RoomPatch};
+use crate::store::{NewRoom, StoreError};
 
 pub fn validate_topic(topic: &str) -> Result<&str> {
     if topic.chars().count() > 512 || topic.contains('\0') {
@@ -21,25 +21,23 @@ pub fn validate_topic(topic: &str) -> Result<&str> {
 impl Hub {
     /// A room the caller may read. Rooms it may not see answer `not_found`, exactly like
     /// rooms that do not exist, so private names do not leak.
-    pub async fn readable_room(&self, caller: &Caller, name: &str) -> Result<RoomRow> {
-        let name = RoomName::parse(name)?;
-        let row = self
+    pub async fn readable_room(&self, caller: &Caller, name: &RoomName) -> Result<Room> {
+        let room = self
             .store
             .room_by_name(name.as_str())
             .await?
             .ok_or_else(|| Error::not_found("room"))?;
-        if !self.may_read(caller, &row.0).await? {
+        if !self.may_read(caller, &room).await? {
             return Err(Error::not_found("room"));
         }
-        Ok(row)
+        Ok(room)
     }
 
     /// The room a socket joins: readable and not archived; a missing plain room is created
     /// (public) when `ROOM_AUTO_CREATE` is on, except for observers.
-    pub async fn room_for_join(&self, caller: &Caller, name: &str) -> Result<RoomRow> {
-        let name = RoomName::parse(name)?;
-        let row = match self.store.room_by_name(name.as_str()).await? {
-            Some(row) => row,
+    pub async fn room_for_join(&self, caller: &Caller, name: &RoomName) -> Result<Room> {
+        let room = match self.store.room_by_name(name.as_str()).await? {
+            Some(room) => room,
             None if name.is_dm() || !self.settings.room_auto_create => {
                 return Err(Error::not_found("room"));
             }
@@ -55,9 +53,9 @@ impl Hub {
                     .create_room(caller, actor, name.as_str(), None, false)
                     .await
                 {
-                    Ok(row) => row,
+                    Ok(room) => room,
                     // Someone created it a moment ago.
-                    Err(e) if e.code == crate::error::ErrorCode::Conflict => self
+                    Err(e) if e.code == ErrorCode::Conflict => self
                         .store
                         .room_by_name(name.as_str())
                         .await?
@@ -66,18 +64,17 @@ impl Hub {
                 }
             }
         };
-        if !self.may_read(caller, &row.0).await? {
+        if !self.may_read(caller, &room).await? {
             return Err(Error::not_found("room"));
         }
-        if row.0.archived_at.is_some() {
+        if room.is_archived() {
             return Err(Error::forbidden("the room is archived"));
         }
-        Ok(row)
+        Ok(room)
     }
 
-    pub async fn may_read(&self, caller: &Caller, room: &rooms::Model) -> Result<bool> {
-        Ok(!room.private
-            || caller.is_admin()
+    pub async fn may_read(&self, caller: &Caller, room: &Room) -> Result<bool> {
+        Ok(caller.reads_without_membership(room)
             || self.store.is_member(room.id, caller.agent.id).await?)
     }
 
@@ -88,7 +85,7 @@ impl Hub {
         name: &str,
         topic: Option<&str>,
         private: bool,
-    ) -> Result<RoomRow> {
+    ) -> Result<Room> {
         caller.require_writer()?;
         let name = RoomName::parse_plain(name)?;
         let topic = topic.map(validate_topic).transpose()?.map(str::to_owned);
@@ -103,18 +100,19 @@ impl Hub {
                     topic,
                     private,
                     created_by: caller.agent.id,
+                    creator: caller.agent.name.clone(),
                 },
                 &[],
             )
             .await?;
         self.audit(
-            crate::store::AuditType::RoomCreated,
+            AuditType::RoomCreated,
             actor.agent_id,
             actor.ip,
-            json!({"room": room.name, "private": room.private}),
+            json!({"room": room.name.as_str(), "private": room.private}),
         )
         .await;
-        Ok((room, caller.agent.name.clone()))
+        Ok(room)
     }
 
     /// `ROOM_CREATES_PER_HOUR` (SPEC §5): counted from the rooms table, so it holds across
@@ -135,7 +133,7 @@ impl Hub {
     }
 
     /// The DM room of the caller and `to`, created by the first sender.
-    pub async fn dm_room(&self, caller: &Caller, to: &str) -> Result<RoomRow> {
+    pub async fn dm_room(&self, caller: &Caller, to: &str) -> Result<Room> {
         caller.require_writer()?;
         let to = AgentName::parse(to)?;
         if to.as_str() == caller.agent.name {
@@ -151,8 +149,8 @@ impl Hub {
             .ok_or_else(|| Error::not_found("agent"))?;
         let me = AgentName::parse(&caller.agent.name)?;
         let name = RoomName::dm(&me, &to);
-        if let Some(row) = self.store.room_by_name(name.as_str()).await? {
-            return Ok(row);
+        if let Some(room) = self.store.room_by_name(name.as_str()).await? {
+            return Ok(room);
         }
         let created = self
             .store
@@ -162,14 +160,15 @@ impl Hub {
                     topic: None,
                     private: true,
                     created_by: caller.agent.id,
+                    creator: caller.agent.name.clone(),
                 },
                 &[other.id],
             )
             .await;
         match created {
-            Ok(room) => Ok((room, caller.agent.name.clone())),
+            Ok(room) => Ok(room),
             // The other agent opened it at the same moment: use theirs.
-            Err(crate::store::StoreError::Conflict(_)) => self
+            Err(StoreError::Conflict(_)) => self
                 .store
                 .room_by_name(name.as_str())
                 .await?
@@ -180,9 +179,8 @@ impl Hub {
 
     /// The room a REST post goes to. A post to `dm:<a>:<b>` by `a` or `b` is a DM, so the
     /// room is created by that first post, like `dm:send` does.
-    pub async fn room_for_post(&self, caller: &Caller, name: &str) -> Result<RoomRow> {
-        let parsed = RoomName::parse(name)?;
-        if let Some((a, b)) = parsed.dm_agents() {
+    pub async fn room_for_post(&self, caller: &Caller, name: &RoomName) -> Result<Room> {
+        if let Some((a, b)) = name.dm_agents() {
             let me = caller.agent.name.as_str();
             if me == a || me == b {
                 return self.dm_room(caller, if me == a { b } else { a }).await;
@@ -196,51 +194,36 @@ impl Hub {
         &self,
         caller: &Caller,
         actor: Actor,
-        name: &str,
+        name: &RoomName,
         patch: RoomPatch,
-    ) -> Result<RoomRow> {
-        let (room, creator) = self.readable_room(caller, name).await?;
-        self.require_room_owner(caller, &room)?;
+    ) -> Result<Room> {
+        let room = self.readable_room(caller, name).await?;
+        caller.require_room_owner(&room)?;
         if let Some(Some(topic)) = &patch.topic {
             validate_topic(topic)?;
         }
         let details = json!({
-            "room": room.name,
+            "room": room.name.as_str(),
             "topic": patch.topic,
             "archived": patch.archived,
         });
         let room = self.store.update_room(room, patch).await?;
-        self.audit(
-            crate::store::AuditType::RoomUpdated,
-            actor.agent_id,
-            actor.ip,
-            details,
-        )
-        .await;
-        Ok((room, creator))
-    }
-
-    fn require_room_owner(&self, caller: &Caller, room: &rooms::Model) -> Result<()> {
-        if caller.is_admin() || room.created_by == caller.agent.id {
-            Ok(())
-        } else {
-            Err(Error::forbidden(
-                "only the room's creator or an admin may do this",
-            ))
-        }
+        self.audit(AuditType::RoomUpdated, actor.agent_id, actor.ip, details)
+            .await;
+        Ok(room)
     }
 
     /// Adds or removes a private-room member (`PUT`/`DELETE /rooms/{name}/members/{agent}`).
     pub async fn set_member(
         &self,
         caller: &Caller,
-        room: &str,
+        room: &RoomName,
         agent: &str,
         member: bool,
     ) -> Result<()> {
-        let (room, _) = self.readable_room(caller, room).await?;
-        self.require_room_owner(caller, &room)?;
-        if room.name.starts_with("dm:") {
+        let room = self.readable_room(caller, room).await?;
+        caller.require_room_owner(&room)?;
+        if room.name.is_dm() {
             return Err(Error::forbidden(
                 "the members of a dm room are its two agents",
             ));
@@ -256,8 +239,10 @@ impl Hub {
             self.store.remove_member(room.id, agent.id).await?;
             // Its live sockets stop reading the room now, on every node (SPEC §5).
             if room.private {
-                let agent = crate::model::AgentRef::from_model(&agent);
-                self.fanout.removed_from_room(&room.name, &agent).await;
+                let agent = AgentRef::from_model(&agent);
+                self.fanout
+                    .removed_from_room(room.name.as_str(), &agent)
+                    .await;
             }
         }
         Ok(())

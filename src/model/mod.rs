@@ -1,11 +1,16 @@
-//! Domain types shared by REST, Socket.IO and the store: validated names, roles, JSON views.
+//! Domain types shared by every layer: validated names, rooms, roles, audit types, JSON views.
+//! Depends on nothing of ours but the generated entities.
 
+mod audit;
 mod keys;
 mod names;
+mod room;
 mod views;
 
+pub use audit::{AuditFilter, AuditType};
 pub use keys::{agent_key, agent_name_key, room_key, token_key};
 pub use names::{AgentName, RoomName};
+pub use room::{Room, RoomPatch};
 pub use views::*;
 
 use serde::{Deserialize, Serialize};

@@ -37,6 +37,14 @@ impl AgentName {
 pub struct RoomName(String);
 
 impl RoomName {
+    /// The prefix of direct-message rooms, for queries that tell them apart (`LIKE 'dm:%'`).
+    pub const DM_PREFIX: &'static str = "dm:";
+
+    /// A name read back from the store, validated when the room was created.
+    pub(crate) fn stored(name: String) -> Self {
+        Self(name)
+    }
+
     /// Parses a name a client may create: plain names only (`dm:` is reserved).
     pub fn parse_plain(s: &str) -> Result<Self, Error> {
         if is_valid_name(s) {
@@ -50,7 +58,7 @@ impl RoomName {
 
     /// Parses a name a client may refer to: plain or a well-formed `dm:` name.
     pub fn parse(s: &str) -> Result<Self, Error> {
-        match s.strip_prefix("dm:") {
+        match s.strip_prefix(Self::DM_PREFIX) {
             None => Self::parse_plain(s),
             Some(rest) => match rest.split_once(':') {
                 Some((a, b)) if is_valid_name(a) && is_valid_name(b) && a < b => {
@@ -71,15 +79,21 @@ impl RoomName {
 
     /// The two agents of a `dm:` room.
     pub fn dm_agents(&self) -> Option<(&str, &str)> {
-        self.0.strip_prefix("dm:")?.split_once(':')
+        self.0.strip_prefix(Self::DM_PREFIX)?.split_once(':')
     }
 
     pub fn is_dm(&self) -> bool {
-        self.0.starts_with("dm:")
+        self.0.starts_with(Self::DM_PREFIX)
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// True when `agent` is one of the two agents of this `dm:` room.
+    pub fn is_dm_of(&self, agent: &str) -> bool {
+        self.dm_agents()
+            .is_some_and(|(a, b)| a == agent || b == agent)
     }
 }
 

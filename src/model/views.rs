@@ -136,16 +136,17 @@ impl TokenView {
     }
 }
 
-impl RoomView {
-    pub fn from_model(r: &entity::rooms::Model, created_by: &str) -> Self {
+impl MessageView {
+    pub fn from_model(room: &str, m: entity::messages::Model, sender: AgentRef) -> Self {
         Self {
-            name: r.name.clone(),
-            topic: r.topic.clone(),
-            private: r.private,
-            created_by: created_by.to_owned(),
-            created_at: timestamp(r.created_at),
-            archived: r.archived_at.is_some(),
-            last_seq: r.last_seq,
+            id: m.id,
+            room: room.to_owned(),
+            seq: m.seq,
+            sender,
+            body: m.body,
+            metadata: m.metadata,
+            client_id: m.client_id,
+            created_at: timestamp(m.created_at),
         }
     }
 }

@@ -12,12 +12,12 @@ use socketioxide::extract::{SocketRef, TryData};
 use super::dispatch::{self, Work};
 use super::session::{Session, SocketCtx};
 use super::{agent_key, agent_name_key, expiry, token_key};
-use crate::app::AppState;
 use crate::error::ErrorCode;
 use crate::model::AgentRef;
+use crate::model::AuditType;
 use crate::net::Conn;
 use crate::net::{bearer, client_ip};
-use crate::store::AuditType;
+use crate::state::AppState;
 
 /// Why a handshake was refused; its text is the client's `connect_error` message. Only final
 /// refusals are `connect_error`s (SPEC §4): a transient one drops the transport instead, so

@@ -1,9 +1,16 @@
-//! Events in, acks out. Every event is rate-checked and queued while socketioxide still holds
-//! it in arrival order (in a message extractor, before any task is spawned); one worker per
-//! socket then handles the queue in order. Rate-limited events are answered at once.
+//! Events in, acks out: the per-socket ordering mechanism.
+//!
+//! socketioxide alone would run a socket's event handlers concurrently, so a `message:send`
+//! could overtake the `room:join` before it. Instead every event is rate-checked and queued
+//! while socketioxide still holds it in arrival order — in a message extractor
+//! ([`Enqueued`]), before any task is spawned — and one worker task per socket ([`worker`])
+//! handles the queue one event at a time, answering each with its [`Ack`] (or `hub:error`
+//! when it came without an ack callback). Rate-limited events are answered at once, without
+//! queueing; a flood ends the socket.
 
 use std::sync::Arc;
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use socketioxide::adapter::Adapter;
@@ -12,12 +19,13 @@ use socketioxide::handler::{FromMessageParts, Value as RawValue};
 use socketioxide::socket::Socket;
 use tracing::Instrument;
 
+use super::protocol::{Ack, Done, HubError, client, server};
 use super::rate::Verdict;
 use super::session::{Session, SocketCtx};
 use super::{messages, presence, refresh, rooms};
-use crate::app::AppState;
 use crate::error::{Error, Result};
 use crate::net::Transports;
+use crate::state::AppState;
 
 /// One unit of a socket's queue.
 pub enum Work<A: Adapter> {
@@ -38,36 +46,23 @@ pub struct Reply<A: Adapter> {
 }
 
 impl<A: Adapter> Reply<A> {
-    pub fn send(
+    pub fn send<T: Serialize>(
         self,
         socket: &SocketRef<A>,
         session: &Session,
         transports: &Transports,
-        result: Result<Value>,
+        result: Result<T>,
     ) {
-        let sent = match (self.ack, result) {
-            (Some(ack), Ok(mut body)) => {
-                if let Value::Object(map) = &mut body {
-                    map.insert("ok".into(), Value::Bool(true));
-                }
-                ack.send(&body)
-            }
-            (Some(ack), Err(e)) => {
-                e.log();
-                ack.send(&json!({"ok": false, "error": e.body()}))
-            }
+        if let Err(e) = &result {
+            e.log();
+        }
+        let sent = match (self.ack, &result) {
+            (Some(ack), result) => ack.send(&Ack(result)),
             (None, Ok(_)) => Ok(()),
-            (None, Err(e)) => {
-                e.log();
-                if session.may_send_hub_error() {
-                    socket.emit(
-                        "hub:error",
-                        &json!({"event": self.event, "code": e.code, "message": e.message}),
-                    )
-                } else {
-                    Ok(())
-                }
+            (None, Err(e)) if session.may_send_hub_error() => {
+                socket.emit(server::HUB_ERROR, &HubError::new(&self.event, e))
             }
+            (None, Err(_)) => Ok(()),
         };
         unsent(sent, session, transports);
     }
@@ -121,7 +116,7 @@ impl<A: Adapter> FromMessageParts<A> for Enqueued {
             Ok(Verdict::Allowed) | Err(_) => {}
             Ok(Verdict::Limited { retry_after_ms }) => {
                 ctx.state.metrics.rate_limited("ws");
-                reply.send(
+                reply.send::<Done>(
                     &socket,
                     &ctx.session,
                     &ctx.state.transports,
@@ -144,7 +139,7 @@ impl<A: Adapter> FromMessageParts<A> for Enqueued {
             ctx.queue.tx.try_send(work)
         {
             ctx.state.metrics.rate_limited("ws");
-            reply.send(
+            reply.send::<Done>(
                 &socket,
                 &ctx.session,
                 &ctx.state.transports,
@@ -215,21 +210,39 @@ pub struct EventCtx<'a, A: Adapter> {
     pub received: std::time::Instant,
 }
 
+impl<A: Adapter> EventCtx<'_, A> {
+    fn answer<T: Serialize>(&self, reply: Reply<A>, result: Result<T>) {
+        reply.send(self.socket, self.session, &self.state.transports, result);
+    }
+}
+
+/// Routes one event to its handler and answers it.
 async fn handle<A: Adapter>(
     ctx: &EventCtx<'_, A>,
     event: &str,
     payload: Option<Value>,
-) -> Result<Value> {
+    reply: Reply<A>,
+) {
+    // Each arm parses the payload into its request type and answers with its ack type.
+    macro_rules! route {
+        ($handler:path) => {{
+            let result = match parse(payload) {
+                Ok(req) => $handler(ctx, req).await,
+                Err(e) => Err(e),
+            };
+            ctx.answer(reply, result)
+        }};
+    }
     match event {
-        "room:join" => rooms::join(ctx, parse(payload)?).await,
-        "room:leave" => rooms::leave(ctx, parse(payload)?).await,
-        "message:send" => messages::send(ctx, parse(payload)?).await,
-        "message:history" => messages::history(ctx, parse(payload)?).await,
-        "dm:send" => messages::dm(ctx, parse(payload)?).await,
-        "presence:set" => presence::set(ctx, parse(payload)?).await,
-        "presence:list" => presence::list(ctx, parse(payload)?).await,
-        "auth:refresh" => refresh::refresh(ctx, parse(payload)?).await,
-        _ => Err(Error::bad_request("unknown event")),
+        client::ROOM_JOIN => route!(rooms::join),
+        client::ROOM_LEAVE => route!(rooms::leave),
+        client::MESSAGE_SEND => route!(messages::send),
+        client::MESSAGE_HISTORY => route!(messages::history),
+        client::DM_SEND => route!(messages::dm),
+        client::PRESENCE_SET => route!(presence::set),
+        client::PRESENCE_LIST => route!(presence::list),
+        client::AUTH_REFRESH => route!(refresh::refresh),
+        _ => ctx.answer::<Done>(reply, Err(Error::bad_request("unknown event"))),
     }
 }
 
@@ -260,8 +273,7 @@ pub async fn worker<A: Adapter>(socket: SocketRef<A>, ctx: SocketCtx<A>, state: 
                     state: &state,
                     received,
                 };
-                let result = handle(&ectx, &event, payload).instrument(span).await;
-                reply.send(&socket, &session, &state.transports, result);
+                handle(&ectx, &event, payload, reply).instrument(span).await;
             }
             Work::Disconnect => break,
         }

@@ -11,10 +11,12 @@ use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 
+use super::protocol::{AuthExpiring, server};
 use super::session::{Session, SocketCtx};
-use crate::app::AppState;
+use crate::auth::credential_live;
+use crate::model::AuditType;
 use crate::model::timestamp;
-use crate::store::AuditType;
+use crate::state::AppState;
 
 /// How early a JWT socket is warned.
 const WARNING: chrono::Duration = chrono::Duration::seconds(60);
@@ -36,10 +38,10 @@ pub async fn watch<A: Adapter>(socket: SocketRef<A>, session: Arc<Session>) {
         };
         let warned = async {
             tokio::time::sleep(until(expires_at - WARNING)).await;
-            let _ = socket.emit(
-                "auth:expiring",
-                &json!({"expires_at": timestamp(expires_at)}),
-            );
+            let body = AuthExpiring {
+                expires_at: timestamp(expires_at),
+            };
+            let _ = socket.emit(server::AUTH_EXPIRING, &body);
             tokio::time::sleep(until(expires_at)).await;
         };
         tokio::select! {
@@ -76,12 +78,7 @@ pub async fn recheck_loop<A: Adapter>(io: SocketIo<A>, state: AppState) {
                 continue;
             };
             let live = match state.hub.token_by_id(ctx.session.token_id()).await {
-                Ok(Some((token, agent))) => {
-                    let now = Utc::now();
-                    token.revoked_at.is_none()
-                        && token.expires_at.is_none_or(|e| e > now)
-                        && agent.disabled_at.is_none()
-                }
+                Ok(Some((token, agent))) => credential_live(&token, &agent, Utc::now()),
                 Ok(None) => false,
                 // The database is down: keep the sockets, check again next round.
                 Err(_) => true,

@@ -4,16 +4,17 @@
 use std::str::FromStr;
 use std::sync::Arc;
 
-use entity::rooms;
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::socket::Sid;
 
+use super::protocol::{MemberLeft, RoomRemoved, server};
 use super::session::SocketCtx;
 use super::{agent_key, agent_name_key, room_key, token_key};
 use crate::cluster::Presence;
+use crate::cluster::Reaped;
 use crate::hub::{BoxFuture, Fanout, KickTarget};
-use crate::model::{AgentRef, MessageView, RoomName};
+use crate::model::{AgentRef, MessageView, Room};
 
 pub struct SocketIoFanout<A: Adapter> {
     pub io: SocketIo<A>,
@@ -23,18 +24,15 @@ pub struct SocketIoFanout<A: Adapter> {
 impl<A: Adapter> Fanout for SocketIoFanout<A> {
     fn deliver<'a>(
         &'a self,
-        room: &'a rooms::Model,
+        room: &'a Room,
         message: &'a MessageView,
         except: Option<&'a str>,
     ) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             // A `dm:` room reaches every socket of its two agents, named in its name.
-            let targets: Vec<String> = match RoomName::parse(&room.name).ok().and_then(|name| {
-                name.dm_agents()
-                    .map(|(a, b)| [agent_name_key(a), agent_name_key(b)])
-            }) {
-                Some(agents) => agents.into(),
-                None => vec![room_key(&room.name)],
+            let targets: Vec<String> = match room.name.dm_agents() {
+                Some((a, b)) => vec![agent_name_key(a), agent_name_key(b)],
+                None => vec![room_key(room.name.as_str())],
             };
             // The namespace is gone once shutdown closed it: nobody is left to tell.
             let Some(root) = self.io.of("/") else {
@@ -44,7 +42,7 @@ impl<A: Adapter> Fanout for SocketIoFanout<A> {
             if let Some(sid) = except.and_then(|s| Sid::from_str(s).ok()) {
                 op = op.except(sid);
             }
-            if let Err(e) = op.emit("message:new", message).await {
+            if let Err(e) = op.emit(server::MESSAGE_NEW, message).await {
                 tracing::warn!(error = %e, room = %room.name, "message:new broadcast failed");
             }
         })
@@ -67,15 +65,13 @@ impl<A: Adapter> Fanout for SocketIoFanout<A> {
                     ctx.session.leave(room);
                 }
             }
-            let body = serde_json::json!({"room": room});
-            if let Err(e) = root.clone().to(sockets).emit("room:removed", &body).await {
+            let body = RoomRemoved { room };
+            let to = root.clone().to(sockets);
+            if let Err(e) = to.emit(server::ROOM_REMOVED, &body).await {
                 tracing::warn!(error = %e, room, "room:removed failed on some node");
             }
             if let Some(change) = self.presence.evict(room, agent).await {
-                let body = serde_json::json!({"room": change.room, "agent": change.member.agent});
-                if let Err(e) = root.to(room_key(room)).emit("presence:leave", &body).await {
-                    tracing::warn!(error = %e, room, "presence:leave broadcast failed");
-                }
+                announce_left(&self.io, &change.room, &change.member.agent).await;
             }
         })
     }
@@ -105,5 +101,31 @@ impl<A: Adapter> Fanout for SocketIoFanout<A> {
 
     fn close(&self) -> BoxFuture<'_, ()> {
         Box::pin(self.io.close())
+    }
+}
+
+/// `presence:leave` for an agent that left `room` without a socket of its own saying so
+/// (an eviction, a dead node's sockets), to the room on every node.
+pub async fn announce_left<A: Adapter>(io: &SocketIo<A>, room: &str, agent: &AgentRef) {
+    // The namespace is gone once shutdown closed it: nobody is left to tell.
+    let Some(root) = io.of("/") else {
+        return;
+    };
+    let body = MemberLeft { room, agent };
+    if let Err(e) = root
+        .to(room_key(room))
+        .emit(server::PRESENCE_LEAVE, &body)
+        .await
+    {
+        tracing::warn!(error = %e, room, "presence:leave broadcast failed");
+    }
+}
+
+/// Announces the rooms the agents of a dead node's sockets left (the reaper's report).
+pub async fn announce_reaped<A: Adapter>(io: SocketIo<A>, reaped: Vec<Reaped>) {
+    for r in reaped {
+        for room in &r.rooms {
+            announce_left(&io, room, &r.agent).await;
+        }
     }
 }

@@ -1,10 +1,12 @@
 //! Socket.IO (SPEC §4–§5) on the namespace `/`, served by the same process and port as REST.
 //!
+//! - [`protocol`]: every event name, request payload, ack and server payload as types
 //! - [`connect`]: the handshake — credential, socket cap, the per-socket session
 //! - [`dispatch`]: every event is rate-checked and queued in arrival order, then handled one at
 //!   a time per socket by a worker task (socketioxide alone would run them concurrently)
-//! - `rooms`, `messages`, `presence`, `refresh`: one file per event family
-//! - [`fanout`]: what REST and the kick paths send to sockets
+//! - `rooms`, `messages`, `presence`, `refresh`: one file per event family, each a thin
+//!   handler over a hub use case
+//! - [`fanout`]: the hub's outbound port over Socket.IO (new messages, removals, kicks)
 //! - [`expiry`]: JWT expiry warnings and the periodic credential re-check
 
 mod connect;
@@ -13,6 +15,7 @@ mod expiry;
 mod fanout;
 mod messages;
 mod presence;
+mod protocol;
 mod rate;
 mod refresh;
 mod rooms;
@@ -24,10 +27,10 @@ use socketioxide::handler::ConnectHandler;
 use socketioxide_core::adapter::DefinedAdapter;
 
 pub use crate::model::{agent_key, agent_name_key, room_key, token_key};
-pub use fanout::SocketIoFanout;
+pub use fanout::{SocketIoFanout, announce_reaped};
 pub use session::queue_capacity;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// Registers the namespace and starts the background credential re-check. With the Redis
 /// adapter the returned future must be awaited (subscriptions are live only after it).

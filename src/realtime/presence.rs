@@ -1,29 +1,18 @@
 //! `presence:set` and `presence:list`.
 
-use serde::Deserialize;
-use serde_json::{Value, json};
 use socketioxide::adapter::Adapter;
 
 use super::dispatch::EventCtx;
-use super::rooms::emit_presence;
+use super::protocol::{MemberAck, MembersAck, PresenceListRequest, PresenceSetRequest, server};
+use super::rooms::announce_changed;
 use crate::cluster::STATUSES;
 use crate::error::{Error, Result};
+use crate::model::RoomName;
 
 /// A presence note may not exceed this many characters (SPEC §5).
 const MAX_NOTE_CHARS: usize = 140;
 
-#[derive(Deserialize)]
-pub struct SetRequest {
-    status: String,
-    note: Option<String>,
-}
-
-#[derive(Deserialize)]
-pub struct ListRequest {
-    room: String,
-}
-
-pub async fn set<A: Adapter>(ctx: &EventCtx<'_, A>, req: SetRequest) -> Result<Value> {
+pub async fn set<A: Adapter>(ctx: &EventCtx<'_, A>, req: PresenceSetRequest) -> Result<MemberAck> {
     let status = STATUSES
         .into_iter()
         .find(|s| *s == req.status)
@@ -42,20 +31,19 @@ pub async fn set<A: Adapter>(ctx: &EventCtx<'_, A>, req: SetRequest) -> Result<V
         .await
         .ok_or_else(|| Error::internal("a connected agent has no presence entry"))?;
     for change in &rooms {
-        emit_presence(
-            ctx.socket,
-            "presence:update",
-            change,
-            json!({"room": change.room, "member": change.member}),
-        )
-        .await;
+        announce_changed(ctx.socket, server::PRESENCE_UPDATE, change).await;
     }
-    Ok(json!({"member": member}))
+    Ok(MemberAck { member })
 }
 
-pub async fn list<A: Adapter>(ctx: &EventCtx<'_, A>, req: ListRequest) -> Result<Value> {
+pub async fn list<A: Adapter>(
+    ctx: &EventCtx<'_, A>,
+    req: PresenceListRequest,
+) -> Result<MembersAck> {
     tracing::Span::current().record("room", req.room.as_str());
     let caller = ctx.session.caller();
-    let (room, _) = ctx.state.hub.readable_room(&caller, &req.room).await?;
-    Ok(json!({"members": ctx.state.presence.members(&room.name).await}))
+    let name = RoomName::parse(&req.room)?;
+    let room = ctx.state.hub.readable_room(&caller, &name).await?;
+    let members = ctx.state.presence.members(room.name.as_str()).await;
+    Ok(MembersAck { members })
 }

@@ -1,21 +1,15 @@
 //! `auth:refresh`: a JWT socket swaps in a fresh JWT of the same agent before expiry.
 
-use serde::Deserialize;
-use serde_json::{Value, json};
 use socketioxide::adapter::Adapter;
 
 use super::dispatch::EventCtx;
+use super::protocol::{RefreshAck, RefreshRequest};
 use super::token_key;
 use crate::auth::{CredentialKind, keys};
 use crate::error::{Error, Result};
 use crate::model::timestamp;
 
-#[derive(Deserialize)]
-pub struct RefreshRequest {
-    token: String,
-}
-
-pub async fn refresh<A: Adapter>(ctx: &EventCtx<'_, A>, req: RefreshRequest) -> Result<Value> {
+pub async fn refresh<A: Adapter>(ctx: &EventCtx<'_, A>, req: RefreshRequest) -> Result<RefreshAck> {
     let current = ctx.session.caller();
     if current.kind == CredentialKind::ApiKey {
         return Err(Error::bad_request(
@@ -40,5 +34,7 @@ pub async fn refresh<A: Adapter>(ctx: &EventCtx<'_, A>, req: RefreshRequest) -> 
         ctx.socket.leave(token_key(old_token));
         ctx.socket.join(token_key(new_token));
     }
-    Ok(json!({"expires_at": timestamp(expires_at)}))
+    Ok(RefreshAck {
+        expires_at: timestamp(expires_at),
+    })
 }

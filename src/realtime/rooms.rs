@@ -2,34 +2,24 @@
 
 use std::sync::Arc;
 
-use serde::Deserialize;
-use serde_json::{Value, json};
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 
 use super::dispatch::EventCtx;
+use super::protocol::{
+    Done, JoinAck, JoinRequest, LeaveRequest, MemberChanged, MemberLeft, RoomRemoved, server,
+};
 use super::room_key;
 use super::session::Session;
-use crate::app::AppState;
 use crate::cluster::RoomChange;
 use crate::error::{Error, Result};
-use crate::model::{RoomName, RoomView};
+use crate::model::RoomName;
+use crate::state::AppState;
 
 /// At most this many messages come back in `missed`; the client pages on with history.
 const MAX_MISSED: u64 = 500;
 
-#[derive(Deserialize)]
-pub struct JoinRequest {
-    room: String,
-    since: Option<i64>,
-}
-
-#[derive(Deserialize)]
-pub struct LeaveRequest {
-    room: String,
-}
-
-pub async fn join<A: Adapter>(ctx: &EventCtx<'_, A>, req: JoinRequest) -> Result<Value> {
+pub async fn join<A: Adapter>(ctx: &EventCtx<'_, A>, req: JoinRequest) -> Result<JoinAck> {
     tracing::Span::current().record("room", req.room.as_str());
     if req.since.is_some_and(|s| s < 0) {
         return Err(Error::bad_request("since must be a seq, 0 or more"));
@@ -41,40 +31,35 @@ pub async fn join<A: Adapter>(ctx: &EventCtx<'_, A>, req: JoinRequest) -> Result
         )));
     }
     let caller = ctx.session.caller();
-    let row = ctx.state.hub.room_for_join(&caller, &req.room).await?;
-    let (room, _) = &row;
+    let name = RoomName::parse(&req.room)?;
+    let room = ctx.state.hub.room_for_join(&caller, &name).await?;
+    let name = room.name.as_str();
     // Join the broadcast room before reading history: whatever commits after the read is
     // delivered live, so nothing acknowledged falls between `missed` and `message:new`.
-    ctx.socket.join(room_key(&room.name));
-    if ctx.session.join(&room.name, room.id, room.private)
+    ctx.socket.join(room_key(name));
+    if ctx.session.join(name, room.id, room.private)
         && let Some(change) = ctx
             .state
             .presence
-            .join(&room.name, caller.agent.id, &ctx.session.sid)
+            .join(name, caller.agent.id, &ctx.session.sid)
             .await
     {
-        emit_presence(
-            ctx.socket,
-            "presence:join",
-            &change,
-            json!({"room": change.room, "member": change.member}),
-        )
-        .await;
+        announce_changed(ctx.socket, server::PRESENCE_JOIN, &change).await;
     }
-    let members = ctx.state.presence.members(&room.name).await;
+    let members = ctx.state.presence.members(name).await;
     let (missed, missed_truncated) = match req.since {
-        Some(since) => ctx.state.hub.missed_since(&row, since, MAX_MISSED).await?,
+        Some(since) => ctx.state.hub.missed_since(&room, since, MAX_MISSED).await?,
         None => (Vec::new(), false),
     };
-    Ok(json!({
-        "room": RoomView::from_model(&row.0, &row.1),
-        "members": members,
-        "missed": missed,
-        "missed_truncated": missed_truncated,
-    }))
+    Ok(JoinAck {
+        room: room.view(),
+        members,
+        missed,
+        missed_truncated,
+    })
 }
 
-pub async fn leave<A: Adapter>(ctx: &EventCtx<'_, A>, req: LeaveRequest) -> Result<Value> {
+pub async fn leave<A: Adapter>(ctx: &EventCtx<'_, A>, req: LeaveRequest) -> Result<Done> {
     tracing::Span::current().record("room", req.room.as_str());
     let name = RoomName::parse(&req.room)?;
     if ctx.session.leave(name.as_str()) {
@@ -88,7 +73,7 @@ pub async fn leave<A: Adapter>(ctx: &EventCtx<'_, A>, req: LeaveRequest) -> Resu
             announce_leave(ctx.socket, &change).await;
         }
     }
-    Ok(json!({}))
+    Ok(Done {})
 }
 
 /// Takes one local socket out of a private room its agent no longer belongs to (the periodic
@@ -103,7 +88,7 @@ pub async fn remove_from_room<A: Adapter>(
         return;
     }
     socket.leave(room_key(room));
-    let _ = socket.emit("room:removed", &json!({"room": room}));
+    let _ = socket.emit(server::ROOM_REMOVED, &RoomRemoved { room });
     if let Some(change) = state
         .presence
         .leave(room, session.agent_id(), &session.sid)
@@ -132,23 +117,28 @@ pub async fn on_disconnect<A: Adapter>(
     }
 }
 
+/// `presence:leave` to the room's other sockets, on every node.
 async fn announce_leave<A: Adapter>(socket: &SocketRef<A>, change: &RoomChange) {
-    emit_presence(
-        socket,
-        "presence:leave",
-        change,
-        json!({"room": change.room, "agent": change.member.agent}),
-    )
-    .await;
+    let body = MemberLeft {
+        room: &change.room,
+        agent: &change.member.agent,
+    };
+    let to = socket.to(room_key(&change.room));
+    if let Err(e) = to.emit(server::PRESENCE_LEAVE, &body).await {
+        tracing::warn!(error = %e, "presence:leave broadcast failed");
+    }
 }
 
-/// Sends a presence event to the room's other sockets, on every node.
-pub async fn emit_presence<A: Adapter>(
+/// `presence:join` or `presence:update` to the room's other sockets, on every node.
+pub async fn announce_changed<A: Adapter>(
     socket: &SocketRef<A>,
     event: &'static str,
     change: &RoomChange,
-    body: Value,
 ) {
+    let body = MemberChanged {
+        room: &change.room,
+        member: &change.member,
+    };
     if let Err(e) = socket.to(room_key(&change.room)).emit(event, &body).await {
         tracing::warn!(error = %e, event, "presence broadcast failed");
     }

@@ -13,8 +13,8 @@ use uuid::Uuid;
 
 use super::dispatch::Work;
 use super::rate::RateLimiter;
-use crate::app::AppState;
 use crate::auth::{Caller, CredentialKind};
+use crate::state::AppState;
 
 pub struct Session {
     /// The socket id as a string, for presence.

@@ -15,7 +15,6 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{Store, StoreError, StoreResult};
-use crate::model::{AgentRef, MessageView, timestamp};
 
 pub struct NewMessage {
     pub room_id: Uuid,
@@ -146,44 +145,12 @@ impl Store {
         })
     }
 
-    /// Renders messages of one room with their senders (one query for all senders).
-    pub async fn message_views(
-        &self,
-        room: &str,
-        rows: Vec<messages::Model>,
-    ) -> StoreResult<Vec<MessageView>> {
+    /// The senders of `rows` (one query for all of them).
+    pub async fn senders(&self, rows: &[messages::Model]) -> StoreResult<Vec<agents::Model>> {
         let mut ids: Vec<Uuid> = rows.iter().map(|m| m.sender_id).collect();
         ids.sort();
         ids.dedup();
-        let senders: Vec<agents::Model> = self.agents_by_ids(ids).await?;
-        Ok(rows
-            .into_iter()
-            .map(|m| {
-                let sender = senders
-                    .iter()
-                    .find(|a| a.id == m.sender_id)
-                    .map(AgentRef::from_model)
-                    .unwrap_or_else(|| AgentRef {
-                        id: m.sender_id,
-                        name: String::new(),
-                        display_name: String::new(),
-                    });
-                message_view(room, m, sender)
-            })
-            .collect())
-    }
-}
-
-pub fn message_view(room: &str, m: messages::Model, sender: AgentRef) -> MessageView {
-    MessageView {
-        id: m.id,
-        room: room.to_owned(),
-        seq: m.seq,
-        sender,
-        body: m.body,
-        metadata: m.metadata,
-        client_id: m.client_id,
-        created_at: timestamp(m.created_at),
+        self.agents_by_ids(ids).await
     }
 }
 

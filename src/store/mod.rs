@@ -1,6 +1,7 @@
 //! The only place that talks SQL (through sea-orm): one file per aggregate.
 //!
-//! The store speaks in entity models and domain types, never in HTTP or socket types.
+//! The store speaks in entity models and domain types (a [`Room`](crate::model::Room), not a
+//! row and its creator), never in HTTP or socket types or views; only the hub calls it.
 //! Errors are classified once here: unique violations become `Conflict`, lost connections
 //! become `Unavailable`, everything else is an opaque database error.
 
@@ -15,9 +16,11 @@ use std::time::Duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
 
-pub use audit::{AuditFilter, AuditType, NewAuditEvent};
-pub use messages::{HistoryPage, HistoryQuery, NewMessage, SendOutcome, message_view};
-pub use rooms::{NewRoom, RoomPatch, RoomRow, Viewer};
+use crate::config::Settings;
+
+pub use audit::NewAuditEvent;
+pub use messages::{HistoryPage, HistoryQuery, NewMessage, SendOutcome};
+pub use rooms::{NewRoom, Viewer};
 pub use tokens::NewToken;
 
 #[derive(Debug, thiserror::Error)]
@@ -30,9 +33,27 @@ pub enum StoreError {
     Unavailable(#[source] DbErr),
     #[error("database error: {0}")]
     Db(#[source] DbErr),
+    #[error("creating {path}: {source}")]
+    DataDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+impl From<StoreError> for crate::error::Error {
+    fn from(e: StoreError) -> Self {
+        use crate::error::Error;
+        match e {
+            StoreError::NotFound(what) => Error::not_found(what),
+            StoreError::Conflict(what) => Error::conflict(what),
+            StoreError::Unavailable(_) => Error::unavailable(e),
+            StoreError::Db(_) | StoreError::DataDir { .. } => Error::internal(e),
+        }
+    }
+}
 
 impl From<DbErr> for StoreError {
     fn from(e: DbErr) -> Self {
@@ -98,6 +119,21 @@ pub struct Store {
 }
 
 impl Store {
+    /// Connects to the configured database (creating the data directory of the embedded
+    /// default first) and brings its schema up to date.
+    pub async fn open(settings: &Settings) -> StoreResult<Self> {
+        if settings.database_url.is_none() {
+            std::fs::create_dir_all(&settings.data_dir).map_err(|source| StoreError::DataDir {
+                path: settings.data_dir.display().to_string(),
+                source,
+            })?;
+        }
+        let store =
+            Self::connect(&settings.database_url(), settings.database_max_connections).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
     /// Connects a pool; SQLite files run in WAL mode with a busy timeout so that
     /// concurrent writers (including other processes such as the CLI) wait instead of failing.
     pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {

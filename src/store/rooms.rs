@@ -10,7 +10,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{Page, Store, StoreError, StoreResult, unique_as};
-use crate::model::RoomName;
+use crate::model::{Room, RoomName, RoomPatch};
 
 /// Who is looking: decides which private rooms exist for them.
 #[derive(Debug, Clone, Copy)]
@@ -24,27 +24,24 @@ pub struct NewRoom {
     pub topic: Option<String>,
     pub private: bool,
     pub created_by: Uuid,
+    /// The creator's name, for the returned [`Room`].
+    pub creator: String,
 }
 
-/// A change to a room; `None` leaves a field as it is, `topic: Some(None)` clears the topic.
-#[derive(Default)]
-pub struct RoomPatch {
-    pub topic: Option<Option<String>>,
-    pub archived: Option<bool>,
-}
-
-/// A room with its creator's name, which every room view shows.
-pub type RoomRow = (rooms::Model, String);
-
-fn with_creator(row: (rooms::Model, Option<agents::Model>)) -> RoomRow {
+fn with_creator(row: (rooms::Model, Option<agents::Model>)) -> Room {
     let creator = row.1.map(|a| a.name).unwrap_or_default();
-    (row.0, creator)
+    Room::from_row(row.0, creator)
+}
+
+/// `LIKE` pattern of direct-message room names.
+fn dm_pattern() -> String {
+    format!("{}%", RoomName::DM_PREFIX)
 }
 
 impl Store {
     /// Creates a room; its creator becomes a member, so private rooms stay readable by it.
     /// For `dm:` rooms `members` are the two agents.
-    pub async fn create_room(&self, new: NewRoom, members: &[Uuid]) -> StoreResult<rooms::Model> {
+    pub async fn create_room(&self, new: NewRoom, members: &[Uuid]) -> StoreResult<Room> {
         let now = Utc::now();
         let txn = self.db.begin().await?;
         let room = rooms::ActiveModel {
@@ -74,10 +71,10 @@ impl Store {
         .exec(&txn)
         .await?;
         txn.commit().await?;
-        Ok(room)
+        Ok(Room::from_row(room, new.creator))
     }
 
-    pub async fn room_by_name(&self, name: &str) -> StoreResult<Option<RoomRow>> {
+    pub async fn room_by_name(&self, name: &str) -> StoreResult<Option<Room>> {
         let row = rooms::Entity::find()
             .filter(rooms::Column::Name.eq(name))
             .find_also_related(agents::Entity)
@@ -94,7 +91,7 @@ impl Store {
         include_archived: bool,
         after: Option<&str>,
         limit: u64,
-    ) -> StoreResult<Page<RoomRow>> {
+    ) -> StoreResult<Page<Room>> {
         let member_of = Query::select()
             .column(room_members::Column::RoomId)
             .from(room_members::Entity)
@@ -104,7 +101,7 @@ impl Store {
             .add(rooms::Column::Private.eq(false))
             .add(rooms::Column::Id.in_subquery(member_of));
         if viewer.is_admin {
-            visible = visible.add(rooms::Column::Name.not_like("dm:%"));
+            visible = visible.add(rooms::Column::Name.not_like(dm_pattern()));
         }
         let mut q = rooms::Entity::find()
             .filter(visible)
@@ -121,15 +118,15 @@ impl Store {
             .all(self.conn())
             .await?;
         let rows = rows.into_iter().map(with_creator).collect();
-        Ok(Page::from_rows(rows, limit, |r: &RoomRow| r.0.name.clone()))
+        Ok(Page::from_rows(rows, limit, |r: &Room| r.name.to_string()))
     }
 
-    pub async fn update_room(
-        &self,
-        room: rooms::Model,
-        patch: RoomPatch,
-    ) -> StoreResult<rooms::Model> {
-        let mut model: rooms::ActiveModel = room.clone().into();
+    /// Applies `patch`; an unchanged room is not written.
+    pub async fn update_room(&self, room: Room, patch: RoomPatch) -> StoreResult<Room> {
+        let mut model = rooms::ActiveModel {
+            id: sea_orm::ActiveValue::Unchanged(room.id),
+            ..Default::default()
+        };
         if let Some(topic) = patch.topic {
             model.topic = Set(topic);
         }
@@ -141,10 +138,11 @@ impl Store {
         if !model.is_changed() {
             return Ok(room);
         }
-        model.update(self.conn()).await.map_err(|e| match e {
+        let row = model.update(self.conn()).await.map_err(|e| match e {
             sea_orm::DbErr::RecordNotUpdated => StoreError::NotFound("room"),
             e => e.into(),
-        })
+        })?;
+        Ok(Room::from_row(row, room.creator))
     }
 
     /// The plain (not `dm:`) rooms `agent_id` created since `since`: how many, and when the
@@ -157,7 +155,7 @@ impl Store {
         let recent = rooms::Entity::find()
             .filter(rooms::Column::CreatedBy.eq(agent_id))
             .filter(rooms::Column::CreatedAt.gt(since))
-            .filter(rooms::Column::Name.not_like("dm:%"));
+            .filter(rooms::Column::Name.not_like(dm_pattern()));
         let count = sea_orm::PaginatorTrait::count(recent.clone(), self.conn()).await?;
         let oldest = recent
             .order_by_asc(rooms::Column::CreatedAt)

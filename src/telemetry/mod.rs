@@ -12,8 +12,6 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
-use crate::config::LogFormat;
-
 /// Keeps the trace pipeline alive; `shutdown` flushes it (dropping does not).
 pub struct Telemetry {
     provider: Option<SdkTracerProvider>,
@@ -46,19 +44,19 @@ fn no_payloads() -> tracing_subscriber::filter::FilterFn<impl Fn(&tracing::Metad
 
 /// Installs the global subscriber: logs filtered by `RUST_LOG` (default `info`), and spans
 /// to OTLP when an endpoint is set. Call inside the Tokio runtime.
-pub fn init(format: LogFormat) -> Result<Telemetry, String> {
+pub fn init(json_logs: bool) -> Result<Telemetry, String> {
     let filter = || {
         EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"))
     };
     let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
-    let logs = match format {
-        LogFormat::Json => logs
+    let logs = match json_logs {
+        true => logs
             .json()
             .with_filter(filter())
             .with_filter(no_payloads())
             .boxed(),
-        LogFormat::Pretty => logs
+        false => logs
             .with_filter(filter())
             .with_filter(no_payloads())
             .boxed(),
