@@ -1,0 +1,170 @@
+//! `agenthub-bench`: starts an `agenthub serve` process, sets it up over REST with the admin
+//! key of its first start, loads it over raw Engine.IO v4 / Socket.IO v5 WebSockets and
+//! prints one JSON line per run. See docs/benchmarks.md for the scenarios and the commands
+//! behind every published figure; `bench/run.sh` runs them with the server and the
+//! generator on separate cores.
+
+mod client;
+mod rest;
+mod scenarios;
+mod server;
+mod stats;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+use scenarios::{fanout, idle, send};
+use server::{Server, ServerSpec};
+
+#[derive(Parser)]
+#[command(about = "Load generator for AgentHub")]
+struct Args {
+    /// The `agenthub` binary to start.
+    #[arg(long, default_value = "target/release/agenthub")]
+    bin: PathBuf,
+    #[arg(long, default_value_t = 3990)]
+    port: u16,
+    /// `DATABASE_URL` of the server; the embedded SQLite default when absent.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Pin the server to this core (`taskset -c`).
+    #[arg(long)]
+    server_cpu: Option<usize>,
+    /// Extra server settings, `NAME=value` (repeatable).
+    #[arg(long = "set", value_parser = parse_setting)]
+    settings: Vec<(String, String)>,
+    /// Exit non-zero when any send was refused, missing or duplicated (the CI smoke run).
+    #[arg(long)]
+    strict: bool,
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// Durable sends with acks: throughput and send → ack latency.
+    Send {
+        #[arg(long, default_value_t = 50)]
+        sockets: usize,
+        #[arg(long, default_value_t = 10)]
+        rooms: usize,
+        /// Sends each socket keeps outstanding.
+        #[arg(long, default_value_t = 4)]
+        inflight: usize,
+        #[arg(long, default_value_t = 2.0)]
+        warmup: f64,
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+    },
+    /// One room of many readers: latency and server CPU per delivery.
+    Fanout {
+        #[arg(long, default_value_t = 1000)]
+        receivers: usize,
+        /// Messages a second.
+        #[arg(long, default_value_t = 50)]
+        rate: u32,
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+    },
+    /// Many idle authenticated sockets: handshakes a second, memory per socket.
+    Idle {
+        #[arg(long, default_value_t = 5000)]
+        sockets: usize,
+        /// Handshakes in flight at once.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+    },
+}
+
+fn parse_setting(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("expected NAME=value, got {s:?}"))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let dir = tempfile::tempdir()?;
+    let spec = ServerSpec {
+        bin: args.bin.clone(),
+        port: args.port,
+        database_url: args.database_url.clone(),
+        redis_url: None,
+        cpu: args.server_cpu,
+        env: args.settings.clone(),
+    };
+    let server = Server::start(&spec, dir.path()).await?;
+    let admin_key = server
+        .admin_key
+        .clone()
+        .context("the server printed no admin key: start it on an empty database")?;
+    let rest = rest::Rest::new(server.addr, admin_key);
+    let secs = Duration::from_secs_f64;
+    let (name, result) = match &args.scenario {
+        Scenario::Send {
+            sockets,
+            rooms,
+            inflight,
+            warmup,
+            duration,
+        } => {
+            let a = send::SendArgs {
+                sockets: *sockets,
+                rooms: *rooms,
+                inflight: *inflight,
+                warmup: secs(*warmup),
+                duration: secs(*duration),
+            };
+            ("send", send::run(&server, &rest, &a).await?)
+        }
+        Scenario::Fanout {
+            receivers,
+            rate,
+            duration,
+        } => {
+            let a = fanout::FanoutArgs {
+                receivers: *receivers,
+                rate: *rate,
+                duration: secs(*duration),
+            };
+            ("fanout", fanout::run(&server, &rest, &a).await?)
+        }
+        Scenario::Idle {
+            sockets,
+            concurrency,
+        } => {
+            let a = idle::IdleArgs {
+                sockets: *sockets,
+                concurrency: *concurrency,
+            };
+            ("idle", idle::run(&server, &rest, &a).await?)
+        }
+    };
+    server.stop().await?;
+    let backend = match args.database_url.as_deref() {
+        Some(url) if url.starts_with("postgres") => "postgres",
+        _ => "sqlite",
+    };
+    println!(
+        "{}",
+        json!({"scenario": name, "backend": backend, "result": result})
+    );
+    if args.strict {
+        let bad = ["refused", "missing", "duplicates"]
+            .iter()
+            .filter_map(|k| result[*k].as_u64())
+            .sum::<u64>();
+        let done = result["acked"].as_u64().or(result["delivered"].as_u64());
+        anyhow::ensure!(bad == 0, "{bad} sends were refused, missing or duplicated");
+        anyhow::ensure!(
+            done.is_none_or(|n| n > 0),
+            "nothing was acknowledged or delivered"
+        );
+    }
+    Ok(())
+}
