@@ -9,20 +9,16 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::common::{assert_ok, joined, json_of, metrics_text, send};
-use crate::helpers::{Backend, TestApp, expect_error, spawn_app, spawn_app_with};
+use crate::support::processes::{free_port, read_banner_key, serve, sigterm};
+use crate::support::*;
 
 async fn made_up_http_methods_share_one_metric_label(app: TestApp) {
-    app.http.get(app.url("/healthz")).send().await.unwrap();
+    app.anonymous(Method::GET, "/healthz").await;
     for i in 0..5 {
         let method = Method::from_bytes(format!("XMETHOD{i}").as_bytes()).unwrap();
-        app.http
-            .request(method, app.url("/healthz"))
-            .send()
-            .await
-            .unwrap();
+        app.anonymous(method, "/healthz").await;
     }
-    let text = metrics_text(&app).await;
+    let text = app.metrics_text().await;
     assert!(
         !text.contains("XMETHOD"),
         "a client-chosen method became a label"
@@ -51,7 +47,11 @@ async fn a_jwt_cannot_mint_a_permanent_key_for_its_agent(app: TestApp) {
         .post("/api/v1/agents/amy/tokens", &admin_jwt, json!({}))
         .await;
     assert_eq!(res.status(), StatusCode::CREATED);
-    let tokens = json_of(app.get("/api/v1/agents/amy/tokens", &key).await).await;
+    let tokens = expect_json(
+        app.get("/api/v1/agents/amy/tokens", &key).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(
         tokens["tokens"].as_array().unwrap().len(),
         3,
@@ -193,7 +193,7 @@ async fn only_the_last_forwarded_for_entry_is_trusted_and_only_when_it_parses() 
 async fn the_database_is_probed_at_most_once_a_second_by_readiness_and_metrics() {
     let app = spawn_app(Backend::Postgres).await;
     let probes = || async {
-        let text = metrics_text(&app).await;
+        let text = app.metrics_text().await;
         text.lines()
             .find(|l| l.starts_with("readiness_probes_total"))
             .and_then(|l| l.split_whitespace().last())
@@ -221,25 +221,15 @@ async fn the_database_is_probed_at_most_once_a_second_by_readiness_and_metrics()
 }
 
 async fn a_member_removed_from_a_private_room_stops_reading_it_at_once(app: TestApp) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
-    let res = app
-        .post(
-            "/api/v1/rooms",
-            &bob,
-            json!({"name": "ops", "private": true}),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::CREATED);
+    let [amy, bob] = app.create_agents(["amy", "bob"]).await;
+    app.create_private_room(&bob, "ops").await;
     assert_eq!(
         app.put("/api/v1/rooms/ops/members/amy", &bob)
             .await
             .status(),
         StatusCode::NO_CONTENT
     );
-    let a = joined(&app, &amy, "ops").await;
-    let a2 = joined(&app, &amy, "ops").await;
-    let b = joined(&app, &bob, "ops").await;
+    let [a, a2, b] = joined_sockets(&app, "ops", [&amy, &amy, &bob]).await;
     send(&b, "ops", "before").await;
     a.next_event("message:new").await;
     a2.next_event("message:new").await;
@@ -260,20 +250,11 @@ async fn a_member_removed_from_a_private_room_stops_reading_it_at_once(app: Test
     a.assert_no_event("presence:update", Duration::from_millis(0))
         .await;
     let ack = a
-        .emit(
-            "message:send",
-            json!({"room": "ops", "body": "still here?"}),
-        )
+        .send_message(json!({"room": "ops", "body": "still here?"}))
         .await;
     assert_eq!(ack["ok"], false, "{ack}");
-    let members = json_of(app.get("/api/v1/rooms/ops/presence", &bob).await).await;
-    let names: Vec<&str> = members["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["agent"]["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["bob"]);
+    let members = rest_presence(&app, &bob, "ops").await;
+    assert_eq!(member_names(&members), ["bob"]);
 }
 
 /// With every log on (`RUST_LOG=trace`), a node's output holds no API key, JWT or secret,
@@ -281,55 +262,32 @@ async fn a_member_removed_from_a_private_room_stops_reading_it_at_once(app: Test
 /// JWT in a header, `auth:refresh`, REST calls and a token exchange.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_credential_reaches_the_logs_even_at_trace() {
-    use std::process::{Command, Stdio};
-    let db = crate::helpers::TestDb::new(Backend::Sqlite).await;
-    let port = crate::fleet::free_port();
+    use std::process::Stdio;
+    let db = TestDb::new(Backend::Sqlite).await;
+    let port = free_port();
     let log = db.dir.path().join("trace.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_agenthub"))
-        .arg("serve")
-        .current_dir(db.dir.path())
-        .env_clear()
+    let mut child = serve(db.dir.path(), port)
         .env("RUST_LOG", "trace")
-        .env("HOST", "127.0.0.1")
-        .env("PORT", port.to_string())
         .env("DATABASE_URL", &db.url)
-        .env("JWT_SECRET", crate::helpers::JWT_SECRET)
+        .env("JWT_SECRET", JWT_SECRET)
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
-    let admin = crate::helpers::read_banner_key(child.stdout.take().unwrap()).await;
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    let token: serde_json::Value = http
-        .post(format!("{base}/api/v1/auth/token"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let jwt = token["access_token"].as_str().unwrap().to_owned();
-    http.get(format!("{base}/api/v1/me"))
-        .bearer_auth(&jwt)
-        .send()
-        .await
-        .unwrap();
+    let admin = read_banner_key(child.stdout.take().unwrap()).await;
+    let api = Api::new(format!("http://127.0.0.1:{port}"));
+    let jwt = api.jwt(&admin).await;
+    api.get("/api/v1/me", &jwt).await;
     let addr = format!("127.0.0.1:{port}").parse().unwrap();
-    let s = crate::sio::Sio::connect(addr, &admin).await;
-    assert_ok(&s.emit("room:join", json!({"room": "lobby"})).await);
-    let by_header =
-        crate::sio::Sio::connect_with(addr, None, &[("authorization", &format!("Bearer {jwt}"))])
-            .await
-            .expect("a JWT in the header connects");
+    let s = Sio::joined(addr, &admin, "lobby").await;
+    let by_header = Sio::connect_with(addr, None, &[("authorization", &format!("Bearer {jwt}"))])
+        .await
+        .expect("a JWT in the header connects");
     let ack = by_header.emit("auth:refresh", json!({"token": jwt})).await;
     assert_ok(&ack);
     s.close().await;
     by_header.close().await;
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
+    let _ = sigterm(&child);
     let _ = child.wait();
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(
@@ -340,7 +298,7 @@ async fn no_credential_reaches_the_logs_even_at_trace() {
     for (what, secret) in [
         ("the API key", admin.as_str()),
         ("the JWT", jwt.as_str()),
-        ("the JWT secret", crate::helpers::JWT_SECRET),
+        ("the JWT secret", JWT_SECRET),
     ] {
         let lines: Vec<&str> = text
             .lines()

@@ -1,126 +1,19 @@
 //! `/me` and `/agents`: shapes, validation, pagination, who may create and change agents
-//! (SPEC §3, §6). API tokens and the authorization matrix are in `tokens`; the shared
-//! assertions live here.
+//! (SPEC §3, §6). API tokens and the authorization matrix are in `tokens`.
 
 use chrono::{Duration, Utc};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, expect_error};
+use crate::support::*;
 
-/// The fields of the `agent` shape (SPEC §3).
-pub(crate) const AGENT_FIELDS: [&str; 6] = [
-    "id",
-    "name",
-    "display_name",
-    "role",
-    "created_at",
-    "disabled",
-];
-/// The fields of a freshly created token (SPEC §6).
-pub(crate) const CREATED_TOKEN_FIELDS: [&str; 6] =
-    ["id", "name", "prefix", "key", "created_at", "expires_at"];
-
-pub(crate) async fn json_of(res: Response, status: StatusCode) -> Value {
-    assert_eq!(res.status(), status);
-    res.json().await.expect("a JSON body")
-}
-
-/// Asserts an RFC 3339 UTC timestamp with milliseconds and a `Z`.
-pub(crate) fn assert_timestamp(v: &Value) {
-    let s = v.as_str().unwrap_or_else(|| panic!("a timestamp, got {v}"));
-    assert!(s.ends_with('Z'), "{s}");
-    let frac = s.rsplit_once('.').map(|(_, f)| f).unwrap_or("");
-    assert_eq!(frac.len(), 4, "milliseconds: {s}");
-    chrono::DateTime::parse_from_rfc3339(s).unwrap_or_else(|e| panic!("{s}: {e}"));
-}
-
-/// Asserts the `agent` shape, with exactly the documented fields plus `extra`.
-pub(crate) fn assert_agent(v: &Value, extra: &[&str]) {
-    let obj = v
-        .as_object()
-        .unwrap_or_else(|| panic!("an object, got {v}"));
-    for field in AGENT_FIELDS.iter().chain(extra) {
-        assert!(obj.contains_key(*field), "{field} missing: {v}");
-    }
-    assert_eq!(
-        obj.len(),
-        AGENT_FIELDS.len() + extra.len(),
-        "unexpected fields: {v}"
-    );
-    let id = uuid::Uuid::parse_str(v["id"].as_str().unwrap()).unwrap();
-    assert_eq!(id.get_version_num(), 7, "ids are UUID v7: {id}");
-    assert!(v["disabled"].is_boolean());
-    assert_timestamp(&v["created_at"]);
-}
-
-/// Asserts `ahk_` + 43 URL-safe characters.
-pub(crate) fn assert_key_shape(key: &str) {
-    assert_eq!(key.len(), 47, "{key}");
-    assert!(key.starts_with("ahk_"), "{key}");
-    assert!(
-        key[4..]
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'),
-        "{key}"
-    );
-}
-
-pub(crate) async fn create_agent_as(app: &TestApp, credential: &str, body: Value) -> Response {
+/// `POST /agents` as `credential`.
+async fn create_agent_as(app: &TestApp, credential: &str, body: Value) -> Response {
     app.post("/api/v1/agents", credential, body).await
 }
 
-pub(crate) async fn agent_names(app: &TestApp) -> Vec<String> {
-    let list = json_of(
-        app.get("/api/v1/agents?limit=100", &app.admin_key).await,
-        StatusCode::OK,
-    )
-    .await;
-    list["agents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["name"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-pub(crate) async fn get_agent(app: &TestApp, name: &str) -> Value {
-    json_of(
-        app.get(&format!("/api/v1/agents/{name}"), &app.admin_key)
-            .await,
-        StatusCode::OK,
-    )
-    .await
-}
-
-/// A token of `name` created with `credential`: the created-token body.
-pub(crate) async fn create_token(
-    app: &TestApp,
-    credential: &str,
-    name: &str,
-    body: Value,
-) -> Value {
-    json_of(
-        app.post(&format!("/api/v1/agents/{name}/tokens"), credential, body)
-            .await,
-        StatusCode::CREATED,
-    )
-    .await
-}
-
-pub(crate) async fn tokens_of(app: &TestApp, name: &str) -> Vec<Value> {
-    let list = json_of(
-        app.get(&format!("/api/v1/agents/{name}/tokens"), &app.admin_key)
-            .await,
-        StatusCode::OK,
-    )
-    .await;
-    assert_eq!(list["next_cursor"], Value::Null);
-    list["tokens"].as_array().unwrap().clone()
-}
-
-/// A request with a raw body and content type.
-pub(crate) async fn raw(
+/// A request with a raw body and content type, as the admin.
+async fn raw(
     app: &TestApp,
     method: Method,
     path: &str,
@@ -135,23 +28,6 @@ pub(crate) async fn raw(
         .expect("request sent")
 }
 
-/// Without any credential, or with a credential that is not one: 401.
-pub(crate) async fn expect_unauthenticated(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) {
-    for credential in [None, Some("garbage"), Some("ahk_not-a-real-key")] {
-        let mut req = app.request(method.clone(), path, credential);
-        if let Some(body) = &body {
-            req = req.json(body);
-        }
-        let res = req.send().await.expect("request sent");
-        expect_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
-    }
-}
-
 // --- /me --------------------------------------------------------------------------------
 
 async fn me_answers_the_calling_agent(app: TestApp) {
@@ -164,12 +40,12 @@ async fn me_answers_the_calling_agent(app: TestApp) {
     assert_agent(&me, &[]);
 
     let key = app.create_agent("amy", "observer").await;
-    let me = json_of(app.get("/api/v1/me", &key).await, StatusCode::OK).await;
+    let me = expect_json(app.get("/api/v1/me", &key).await, StatusCode::OK).await;
     assert_eq!(me["name"], "amy");
     assert_eq!(me["role"], "observer");
     let jwt = app.jwt(&key).await;
     assert_eq!(
-        json_of(app.get("/api/v1/me", &jwt).await, StatusCode::OK).await,
+        expect_json(app.get("/api/v1/me", &jwt).await, StatusCode::OK).await,
         me
     );
     expect_unauthenticated(&app, Method::GET, "/api/v1/me", None).await;
@@ -183,7 +59,7 @@ async fn agents_are_listed_by_name_with_online(app: TestApp) {
     let agent = app.create_agent("bob", "agent").await;
 
     for credential in [&app.admin_key, &agent, &observer] {
-        let list = json_of(app.get("/api/v1/agents", credential).await, StatusCode::OK).await;
+        let list = expect_json(app.get("/api/v1/agents", credential).await, StatusCode::OK).await;
         assert_eq!(list["next_cursor"], Value::Null, "{list}");
         let agents = list["agents"].as_array().unwrap();
         let names: Vec<&str> = agents.iter().map(|a| a["name"].as_str().unwrap()).collect();
@@ -213,7 +89,7 @@ async fn agents_page_with_a_cursor_until_it_is_null(app: TestApp) {
                 None => format!("/api/v1/agents?limit={limit}"),
                 Some(c) => format!("/api/v1/agents?limit={limit}&cursor={c}"),
             };
-            let page = json_of(app.get(&path, &app.admin_key).await, StatusCode::OK).await;
+            let page = expect_json(app.get(&path, &app.admin_key).await, StatusCode::OK).await;
             let agents = page["agents"].as_array().unwrap();
             assert!(agents.len() <= limit, "{page}");
             seen.extend(
@@ -237,19 +113,20 @@ async fn agents_page_with_a_cursor_until_it_is_null(app: TestApp) {
 }
 
 async fn a_list_limit_outside_1_to_100_is_a_bad_request(app: TestApp) {
-    for limit in ["0", "101", "-1", "1000000", "abc", "1.5"] {
-        let res = app
-            .get(&format!("/api/v1/agents?limit={limit}"), &app.admin_key)
-            .await;
-        expect_error(res, StatusCode::BAD_REQUEST, "bad_request").await;
-        let res = app
-            .get(
-                &format!("/api/v1/agents/admin/tokens?limit={limit}"),
-                &app.admin_key,
-            )
-            .await;
-        expect_error(res, StatusCode::BAD_REQUEST, "bad_request").await;
-    }
+    let admin = app.admin_key.as_str();
+    expect_refusals(
+        &app,
+        StatusCode::BAD_REQUEST,
+        ["0", "101", "-1", "1000000", "abc", "1.5"]
+            .into_iter()
+            .flat_map(|limit| {
+                [
+                    Call::get(format!("/api/v1/agents?limit={limit}"), admin),
+                    Call::get(format!("/api/v1/agents/admin/tokens?limit={limit}"), admin),
+                ]
+            }),
+    )
+    .await;
     for limit in [1, 100] {
         let res = app
             .get(&format!("/api/v1/agents?limit={limit}"), &app.admin_key)
@@ -259,24 +136,21 @@ async fn a_list_limit_outside_1_to_100_is_a_bad_request(app: TestApp) {
 }
 
 async fn a_bad_cursor_is_a_bad_request(app: TestApp) {
+    let admin = app.admin_key.as_str();
     // Not base64url at all, and base64url of bytes that are not UTF-8.
-    for cursor in ["***", "%25%25", "_w", "a"] {
-        let res = app
-            .get(&format!("/api/v1/agents?cursor={cursor}"), &app.admin_key)
-            .await;
-        expect_error(res, StatusCode::BAD_REQUEST, "bad_request").await;
-    }
-    let res = app
-        .get("/api/v1/agents/admin/tokens?cursor=***", &app.admin_key)
-        .await;
-    expect_error(res, StatusCode::BAD_REQUEST, "bad_request").await;
+    let mut calls: Vec<Call> = ["***", "%25%25", "_w", "a"]
+        .into_iter()
+        .map(|cursor| Call::get(format!("/api/v1/agents?cursor={cursor}"), admin))
+        .collect();
+    calls.push(Call::get("/api/v1/agents/admin/tokens?cursor=***", admin));
+    expect_refusals(&app, StatusCode::BAD_REQUEST, calls).await;
 }
 
 async fn one_agent_is_shown_with_online(app: TestApp) {
     let observer = app.create_agent("amy", "observer").await;
     let bob = app.create_agent("bob", "agent").await;
     for credential in [&app.admin_key, &observer, &bob] {
-        let amy = json_of(
+        let amy = expect_json(
             app.get("/api/v1/agents/amy", credential).await,
             StatusCode::OK,
         )
@@ -290,32 +164,29 @@ async fn one_agent_is_shown_with_online(app: TestApp) {
 }
 
 async fn an_unknown_agent_is_not_found_and_a_bad_name_is_a_bad_request(app: TestApp) {
-    let res = app.get("/api/v1/agents/ghost", &app.admin_key).await;
+    let admin = app.admin_key.as_str();
+    let res = app.get("/api/v1/agents/ghost", admin).await;
     expect_error(res, StatusCode::NOT_FOUND, "not_found").await;
-    for bad in [
-        "BAD%20NAME",
-        "Admin",
-        "-x",
-        "a%27--",
-        "%C3%A9",
-        &"a".repeat(65),
-    ] {
-        let res = app
-            .get(&format!("/api/v1/agents/{bad}"), &app.admin_key)
-            .await;
-        expect_error(res, StatusCode::BAD_REQUEST, "bad_request").await;
-        let res = app
-            .get(&format!("/api/v1/agents/{bad}/tokens"), &app.admin_key)
-            .await;
-        expect_error(res, StatusCode::BAD_REQUEST, "bad_request").await;
-    }
+    let too_long = "a".repeat(65);
+    let bad = ["BAD%20NAME", "Admin", "-x", "a%27--", "%C3%A9", &too_long];
+    expect_refusals(
+        &app,
+        StatusCode::BAD_REQUEST,
+        bad.into_iter().flat_map(|name| {
+            [
+                Call::get(format!("/api/v1/agents/{name}"), admin),
+                Call::get(format!("/api/v1/agents/{name}/tokens"), admin),
+            ]
+        }),
+    )
+    .await;
 }
 
 // --- POST /agents -------------------------------------------------------------------------
 
 async fn an_admin_creates_agents_with_defaults(app: TestApp) {
     let before = Utc::now() - Duration::seconds(1);
-    let amy = json_of(
+    let amy = expect_json(
         create_agent_as(&app, &app.admin_key, json!({"name": "amy"})).await,
         StatusCode::CREATED,
     )
@@ -332,7 +203,7 @@ async fn an_admin_creates_agents_with_defaults(app: TestApp) {
         chrono::DateTime::parse_from_rfc3339(amy["created_at"].as_str().unwrap()).unwrap();
     assert!(created >= before && created <= Utc::now() + Duration::seconds(1));
 
-    let bob = json_of(
+    let bob = expect_json(
         create_agent_as(
             &app,
             &app.admin_key,
@@ -344,7 +215,7 @@ async fn an_admin_creates_agents_with_defaults(app: TestApp) {
     .await;
     assert_eq!(bob["display_name"], "Bob the Bot 🤖");
     assert_eq!(bob["role"], "observer");
-    let root = json_of(
+    let root = expect_json(
         create_agent_as(
             &app,
             &app.admin_key,
@@ -390,10 +261,12 @@ async fn names_must_follow_the_pattern(app: TestApp) {
         "", "BAD", "Amy", "_a", "-a", ".a", "a b", "a:b", "dm:a:b", "é", "a/b", "a'--", " a",
         "a\n", &too_long,
     ];
-    for name in bad {
-        let res = create_agent_as(&app, &app.admin_key, json!({ "name": name })).await;
-        expect_error(res, StatusCode::BAD_REQUEST, "bad_request").await;
-    }
+    expect_refusals(
+        &app,
+        StatusCode::BAD_REQUEST,
+        bad.map(|name| Call::post("/api/v1/agents", &app.admin_key, json!({ "name": name }))),
+    )
+    .await;
     assert_eq!(agent_names(&app).await, ["admin"]);
 
     let longest = "a".repeat(64);
@@ -420,33 +293,23 @@ async fn create_agent_refuses_wrong_types_unknown_fields_and_long_display_names(
         json!(["amy"]),
         json!("amy"),
     ];
-    for body in bodies {
-        let res = create_agent_as(&app, &app.admin_key, body.clone()).await;
-        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{body}");
+    expect_refusals(
+        &app,
+        StatusCode::BAD_REQUEST,
+        bodies.map(|body| Call::post("/api/v1/agents", &app.admin_key, body)),
+    )
+    .await;
+    for (content_type, body) in [
+        ("application/json", "{\"name\":"),
+        ("text/plain", r#"{"name":"amy"}"#),
+    ] {
+        let res = raw(&app, Method::POST, "/api/v1/agents", content_type, body).await;
         expect_error(res, StatusCode::BAD_REQUEST, "bad_request").await;
     }
-    let res = raw(
-        &app,
-        Method::POST,
-        "/api/v1/agents",
-        "application/json",
-        "{\"name\":",
-    )
-    .await;
-    expect_error(res, StatusCode::BAD_REQUEST, "bad_request").await;
-    let res = raw(
-        &app,
-        Method::POST,
-        "/api/v1/agents",
-        "text/plain",
-        r#"{"name":"amy"}"#,
-    )
-    .await;
-    expect_error(res, StatusCode::BAD_REQUEST, "bad_request").await;
     assert_eq!(agent_names(&app).await, ["admin"], "nothing was created");
 
     // 128 characters is the limit, counted in characters, not bytes.
-    let amy = json_of(
+    let amy = expect_json(
         create_agent_as(
             &app,
             &app.admin_key,
@@ -463,15 +326,14 @@ async fn only_admins_create_agents(app: TestApp) {
     let agent = app.create_agent("amy", "agent").await;
     let observer = app.create_agent("olga", "observer").await;
     let agent_jwt = app.jwt(&agent).await;
-    for credential in [&agent, &observer, &agent_jwt] {
-        let res = create_agent_as(
-            &app,
-            credential,
-            json!({"name": "mallory", "role": "admin"}),
-        )
-        .await;
-        expect_error(res, StatusCode::FORBIDDEN, "forbidden").await;
-    }
+    let mallory = json!({"name": "mallory", "role": "admin"});
+    expect_refusals(
+        &app,
+        StatusCode::FORBIDDEN,
+        [&agent, &observer, &agent_jwt]
+            .map(|credential| Call::post("/api/v1/agents", credential, mallory.clone())),
+    )
+    .await;
     expect_unauthenticated(
         &app,
         Method::POST,
@@ -489,7 +351,7 @@ async fn an_admin_changes_display_names_and_disables_agents(app: TestApp) {
     let key = app.create_agent("amy", "agent").await;
     let original = get_agent(&app, "amy").await;
 
-    let amy = json_of(
+    let amy = expect_json(
         app.patch(
             "/api/v1/agents/amy",
             &app.admin_key,
@@ -506,7 +368,7 @@ async fn an_admin_changes_display_names_and_disables_agents(app: TestApp) {
     assert_eq!(amy["created_at"], original["created_at"]);
     assert_eq!(get_agent(&app, "amy").await["display_name"], "Amy A.");
 
-    let amy = json_of(
+    let amy = expect_json(
         app.patch(
             "/api/v1/agents/amy",
             &app.admin_key,
@@ -537,8 +399,8 @@ async fn an_admin_changes_display_names_and_disables_agents(app: TestApp) {
             json!({"disabled": true}),
         )
         .await;
-    assert_eq!(json_of(res, StatusCode::OK).await["disabled"], true);
-    let amy = json_of(
+    assert_eq!(expect_json(res, StatusCode::OK).await["disabled"], true);
+    let amy = expect_json(
         app.patch(
             "/api/v1/agents/amy",
             &app.admin_key,
@@ -553,7 +415,7 @@ async fn an_admin_changes_display_names_and_disables_agents(app: TestApp) {
     assert_eq!(app.get("/api/v1/me", &key).await.status(), StatusCode::OK);
 
     // An empty change answers the agent as it is.
-    let same = json_of(
+    let same = expect_json(
         app.patch("/api/v1/agents/amy", &app.admin_key, json!({}))
             .await,
         StatusCode::OK,
@@ -571,33 +433,25 @@ async fn patch_agent_refuses_bad_input_and_unknown_agents(app: TestApp) {
         json!({"name": "renamed"}),
         json!({"role": "admin"}),
     ];
-    for body in bodies {
-        let res = app
-            .patch("/api/v1/agents/amy", &app.admin_key, body.clone())
-            .await;
-        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{body}");
-        expect_error(res, StatusCode::BAD_REQUEST, "bad_request").await;
-    }
+    let admin = app.admin_key.as_str();
+    expect_refusals(
+        &app,
+        StatusCode::BAD_REQUEST,
+        bodies.map(|body| Call::patch("/api/v1/agents/amy", admin, body)),
+    )
+    .await;
     let amy = get_agent(&app, "amy").await;
     assert_eq!(amy["display_name"], "amy");
     assert_eq!(amy["role"], "agent");
 
-    let res = app
-        .patch(
-            "/api/v1/agents/ghost",
-            &app.admin_key,
-            json!({"disabled": true}),
-        )
-        .await;
-    expect_error(res, StatusCode::NOT_FOUND, "not_found").await;
-    let res = app
-        .patch(
-            "/api/v1/agents/BAD%20NAME",
-            &app.admin_key,
-            json!({"disabled": true}),
-        )
-        .await;
-    expect_error(res, StatusCode::BAD_REQUEST, "bad_request").await;
+    let disable = json!({"disabled": true});
+    for (name, status) in [
+        ("ghost", StatusCode::NOT_FOUND),
+        ("BAD%20NAME", StatusCode::BAD_REQUEST),
+    ] {
+        let call = Call::patch(format!("/api/v1/agents/{name}"), admin, disable.clone());
+        expect_refusals(&app, status, [call]).await;
+    }
 }
 
 async fn only_admins_change_agents(app: TestApp) {
@@ -610,14 +464,17 @@ async fn only_admins_change_agents(app: TestApp) {
         (&olga, "olga"),
         (&olga, "amy"),
     ];
+    let mut calls = Vec::new();
     for (credential, target) in attempts {
         for body in [json!({"disabled": true}), json!({"display_name": "pwned"})] {
-            let res = app
-                .patch(&format!("/api/v1/agents/{target}"), credential, body)
-                .await;
-            expect_error(res, StatusCode::FORBIDDEN, "forbidden").await;
+            calls.push(Call::patch(
+                format!("/api/v1/agents/{target}"),
+                credential,
+                body,
+            ));
         }
     }
+    expect_refusals(&app, StatusCode::FORBIDDEN, calls).await;
     expect_unauthenticated(
         &app,
         Method::PATCH,
@@ -631,8 +488,6 @@ async fn only_admins_change_agents(app: TestApp) {
         assert_eq!(agent["display_name"], name, "{agent}");
     }
 }
-
-// --- Tokens -------------------------------------------------------------------------------
 
 crate::on_both_backends!(
     me_answers_the_calling_agent,

@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, expect_error};
+use crate::support::*;
 
 /// The audit event types of SPEC §3.
 const TYPES: [&str; 10] = [
@@ -40,9 +40,7 @@ async fn events(app: &TestApp, query: &str) -> Vec<Value> {
 
 /// The id of the agent that `credential` authenticates.
 async fn id_of(app: &TestApp, credential: &str) -> Value {
-    let res = app.get("/api/v1/me", credential).await;
-    assert_eq!(res.status(), StatusCode::OK);
-    res.json::<Value>().await.unwrap()["id"].clone()
+    me(app, credential).await["id"].clone()
 }
 
 /// The newest event of `kind`, which must be by `agent_id` and mention `needle` in its details.
@@ -64,12 +62,10 @@ async fn newest(app: &TestApp, kind: &str, agent_id: &Value, needle: &str) -> Va
 
 /// Some activity by several agents, so that the trail has rows of many types.
 async fn activity(app: &TestApp) -> (String, String) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
+    let [amy, bob] = app.create_agents(["amy", "bob"]).await;
     app.jwt(&amy).await;
     app.jwt(&bob).await;
-    let res = app.post("/api/v1/rooms", &amy, json!({"name": "r1"})).await;
-    assert_eq!(res.status(), StatusCode::CREATED);
+    app.create_room(&amy, "r1").await;
     let res = app
         .request(Method::POST, "/api/v1/auth/token", Some("ahk_unknown"))
         .send()
@@ -83,20 +79,26 @@ async fn only_admins_read_the_audit_trail(app: TestApp) {
     let agent = app.create_agent("amy", "agent").await;
     let observer = app.create_agent("olga", "observer").await;
     let agent_jwt = app.jwt(&agent).await;
-    for credential in [&agent, &observer, &agent_jwt] {
-        let res = app.get("/api/v1/audit", credential).await;
-        expect_error(res, StatusCode::FORBIDDEN, "forbidden").await;
-        let res = app.get("/api/v1/audit?type=jwt-issued", credential).await;
-        expect_error(res, StatusCode::FORBIDDEN, "forbidden").await;
-    }
-    for credential in [None, Some("garbage")] {
-        let res = app
-            .request(Method::GET, "/api/v1/audit", credential)
-            .send()
-            .await
-            .unwrap();
-        expect_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
-    }
+    expect_refusals(
+        &app,
+        StatusCode::FORBIDDEN,
+        [&agent, &observer, &agent_jwt]
+            .into_iter()
+            .flat_map(|credential| {
+                [
+                    Call::get("/api/v1/audit", credential),
+                    Call::get("/api/v1/audit?type=jwt-issued", credential),
+                ]
+            }),
+    )
+    .await;
+    expect_refusals(
+        &app,
+        StatusCode::UNAUTHORIZED,
+        [None, Some("garbage")]
+            .map(|credential| Call::new(Method::GET, "/api/v1/audit", credential)),
+    )
+    .await;
     let admin_jwt = app.jwt(&app.admin_key).await;
     for credential in [&app.admin_key, &admin_jwt] {
         let res = app.get("/api/v1/audit", credential).await;
@@ -180,18 +182,19 @@ async fn events_filter_by_type_and_agent(app: TestApp) {
     );
 
     // A type that is not one of the documented ones is a bad request.
-    for kind in [
+    let kinds = [
         "nope",
         "JWT-ISSUED",
         "jwt_issued",
         "",
         "agent-created%27%20OR%201=1",
-    ] {
-        let res = app
-            .get(&format!("/api/v1/audit?type={kind}"), &app.admin_key)
-            .await;
-        expect_error(res, StatusCode::BAD_REQUEST, "bad_request").await;
-    }
+    ];
+    expect_refusals(
+        &app,
+        StatusCode::BAD_REQUEST,
+        kinds.map(|kind| Call::get(format!("/api/v1/audit?type={kind}"), &app.admin_key)),
+    )
+    .await;
     // Every documented type is a valid filter.
     for kind in TYPES {
         let list = events(&app, &format!("type={kind}")).await;
@@ -240,18 +243,19 @@ async fn audit_pages_with_a_cursor(app: TestApp) {
     assert_eq!(seen.len(), 3, "admin, amy and bob were created: {seen:?}");
     assert!(seen.iter().all(|e| e["type"] == "agent-created"));
 
-    for query in [
+    let queries = [
         "limit=0",
         "limit=101",
         "limit=-5",
         "cursor=***",
         "cursor=_w",
-    ] {
-        let res = app
-            .get(&format!("/api/v1/audit?{query}"), &app.admin_key)
-            .await;
-        expect_error(res, StatusCode::BAD_REQUEST, "bad_request").await;
-    }
+    ];
+    expect_refusals(
+        &app,
+        StatusCode::BAD_REQUEST,
+        queries.map(|query| Call::get(format!("/api/v1/audit?{query}"), &app.admin_key)),
+    )
+    .await;
 }
 
 async fn agent_changes_are_audited(app: TestApp) {
@@ -266,24 +270,13 @@ async fn agent_changes_are_audited(app: TestApp) {
     assert_eq!(res.status(), StatusCode::CREATED);
     newest(&app, "agent-created", &admin_id, "amy").await;
 
-    let res = app
-        .patch(
-            "/api/v1/agents/amy",
-            &app.admin_key,
-            json!({"display_name": "Amy"}),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
-    newest(&app, "agent-updated", &admin_id, "amy").await;
-    let res = app
-        .patch(
-            "/api/v1/agents/amy",
-            &app.admin_key,
-            json!({"disabled": true}),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
-    newest(&app, "agent-updated", &admin_id, "amy").await;
+    for change in [json!({"display_name": "Amy"}), json!({"disabled": true})] {
+        let res = app
+            .patch("/api/v1/agents/amy", &app.admin_key, change)
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        newest(&app, "agent-updated", &admin_id, "amy").await;
+    }
     assert_eq!(events(&app, "type=agent-updated").await.len(), 2);
 
     // Refused changes leave no row.
@@ -337,8 +330,7 @@ async fn token_changes_are_audited(app: TestApp) {
 async fn room_changes_are_audited(app: TestApp) {
     let amy = app.create_agent("amy", "agent").await;
     let amy_id = id_of(&app, &amy).await;
-    let res = app.post("/api/v1/rooms", &amy, json!({"name": "r1"})).await;
-    assert_eq!(res.status(), StatusCode::CREATED);
+    app.create_room(&amy, "r1").await;
     newest(&app, "room-created", &amy_id, "r1").await;
 
     let res = app

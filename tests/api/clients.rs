@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::helpers::{Backend, TestApp, spawn_app};
+use crate::support::{Backend, TestApp, spawn_app};
 
 const CLIENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/clients");
 
@@ -166,40 +166,30 @@ async fn run_client(app: &TestApp, program: Program, transport: Transport, names
     println!("{report}");
 }
 
+/// Runs `program` over `transport` against a fresh server on SQLite.
+async fn on_sqlite(program: Program, transport: Transport) {
+    let app = spawn_app(Backend::Sqlite).await;
+    run_client(&app, program, transport, ("alice", "bob")).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_client_over_polling_with_upgrade() {
-    let app = spawn_app(Backend::Sqlite).await;
-    run_client(&app, Program::Node, Transport::Polling, ("alice", "bob")).await;
+    on_sqlite(Program::Node, Transport::Polling).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_client_over_websocket_only() {
-    let app = spawn_app(Backend::Sqlite).await;
-    run_client(
-        &app,
-        Program::Node,
-        Transport::WebsocketOnly,
-        ("alice", "bob"),
-    )
-    .await;
+    on_sqlite(Program::Node, Transport::WebsocketOnly).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_client_over_polling_with_upgrade() {
-    let app = spawn_app(Backend::Sqlite).await;
-    run_client(&app, Program::Python, Transport::Polling, ("alice", "bob")).await;
+    on_sqlite(Program::Python, Transport::Polling).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_client_over_websocket_only() {
-    let app = spawn_app(Backend::Sqlite).await;
-    run_client(
-        &app,
-        Program::Python,
-        Transport::WebsocketOnly,
-        ("alice", "bob"),
-    )
-    .await;
+    on_sqlite(Program::Python, Transport::WebsocketOnly).await;
 }
 
 /// Both programs, one transport each, against PostgreSQL.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use crate::helpers::{Backend, TestApp, spawn_app};
+use crate::support::{Backend, TestApp, spawn_app};
 
 const CSP: &str = "default-src 'self'";
 

@@ -6,20 +6,15 @@
 
 use std::time::Duration;
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::common::{assert_ok, joined};
-use crate::helpers::{Backend, TestApp, expect_error, spawn_app, spawn_app_with};
-use crate::sio::{Ending, Refused, Sio};
+use crate::support::fleet::{Fleet, Library};
+use crate::support::*;
 
 /// `RATE_LIMIT_AUTH_FAILURES_PER_MIN` at its default.
 async fn app_with_default_failure_quota() -> TestApp {
     spawn_app_with(Backend::Sqlite, |s| s.rate_limit_auth_failures_per_min = 60).await
-}
-
-fn polling_handshake(app: &TestApp) -> reqwest::RequestBuilder {
-    app.http.get(app.url("/socket.io/?EIO=4&transport=polling"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -42,11 +37,7 @@ async fn three_hundred_sockets_of_fifteen_agents_on_one_host_all_connect_at_once
         }
     }
     assert_eq!(sockets.len(), 300);
-    assert_ok(
-        &sockets[299]
-            .emit("room:join", json!({"room": "fleet"}))
-            .await,
-    );
+    join(&sockets[299], "fleet").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -91,16 +82,8 @@ async fn past_sixty_refused_credentials_an_address_gets_429_before_any_lookup() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_token_exchanges_spend_the_same_quota() {
     let app = spawn_app_with(Backend::Sqlite, |s| s.rate_limit_auth_failures_per_min = 5).await;
-    for _ in 0..5 {
-        let res = app
-            .http
-            .post(app.url("/api/v1/auth/token"))
-            .bearer_auth("ahk_wrong")
-            .send()
-            .await
-            .unwrap();
-        expect_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
-    }
+    let wrong = || Call::new(Method::POST, "/api/v1/auth/token", Some("ahk_wrong"));
+    expect_refusals(&app, StatusCode::UNAUTHORIZED, (0..5).map(|_| wrong())).await;
     let res = polling_handshake(&app).send().await.unwrap();
     expect_error(res, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
 }
@@ -155,7 +138,7 @@ async fn a_revoked_key_ends_its_socket_with_a_disconnect_packet() {
     let app = spawn_app(Backend::Sqlite).await;
     let key = app.create_agent("amy", "agent").await;
     let s = joined(&app, &key, "lobby").await;
-    crate::common::revoke_first_token(&app, "amy").await;
+    revoke_first_token(&app, "amy").await;
     assert_eq!(
         s.ending_within(Duration::from_secs(2)).await,
         Some(Ending::Disconnect),
@@ -168,9 +151,7 @@ async fn a_flooding_socket_is_kicked_with_a_disconnect_packet() {
     let app = spawn_app(Backend::Sqlite).await;
     let key = app.create_agent("amy", "agent").await;
     let s = joined(&app, &key, "lobby").await;
-    for _ in 0..500 {
-        s.emit_noack("message:history", json!({"room": "lobby"}));
-    }
+    flood(&s, 500);
     assert_eq!(
         s.ending_within(Duration::from_secs(3)).await,
         Some(Ending::Disconnect)
@@ -212,11 +193,8 @@ async fn shutdown_drops_transports_without_a_close_packet_and_refuses_new_sessio
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kicks_end_stock_clients_with_io_server_disconnect_and_they_stay_away() {
-    use crate::fleet::{Fleet, Library};
     let app = spawn_app(Backend::Sqlite).await;
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
-    let cat = app.create_agent("cat", "agent").await;
+    let [amy, bob, cat] = app.create_agents(["amy", "bob", "cat"]).await;
     let plan = json!({"url": app.base, "producer": null, "sockets": [
         {"key": amy, "transport": "websocket", "rooms": ["lobby"]},
         {"key": bob, "transport": "polling", "rooms": ["lobby"], "flood": true},
@@ -224,7 +202,7 @@ async fn kicks_end_stock_clients_with_io_server_disconnect_and_they_stay_away() 
     ]});
     let mut fleet = Fleet::start(Library::Node, &plan);
     fleet.next("ready", Duration::from_secs(30)).await;
-    crate::common::revoke_first_token(&app, "amy").await;
+    revoke_first_token(&app, "amy").await;
     // Long enough for a client that meant to come back (backoff starts at about 1 s) to do so.
     tokio::time::sleep(Duration::from_secs(4)).await;
     let report = fleet.report().await;

@@ -2,9 +2,8 @@
 //! 429 with Retry-After and the error body; spoofed X-Forwarded-For bypasses nothing.
 
 use reqwest::StatusCode;
-use serde_json::Value;
 
-use crate::helpers::{Backend, TestApp, expect_error, spawn_app_with};
+use crate::support::*;
 
 async fn limited(anon: u32, auth: u32) -> TestApp {
     spawn_app_with(Backend::Sqlite, |s| {
@@ -93,13 +92,7 @@ async fn authenticated_requests_count_against_their_agent_not_the_ip() {
         }
     }
     let audit = app.audit_events("rate-limited").await;
-    let me: Value = app
-        .get("/api/v1/agents/amy", &app.admin_key)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(audit[0]["agent_id"], me["id"]);
+    assert_eq!(audit[0]["agent_id"], get_agent(&app, "amy").await["id"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -115,7 +108,7 @@ async fn invalid_credentials_count_against_the_ip() {
 /// and over Socket.IO as a malformed packet that ends only its own connection.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deeply_nested_json_is_refused_without_harm() {
-    let app = crate::helpers::spawn_app(Backend::Sqlite).await;
+    let app = spawn_app(Backend::Sqlite).await;
     let deep = format!("{}1{}", "[".repeat(300), "]".repeat(300));
     let res = app
         .http
@@ -128,8 +121,8 @@ async fn deeply_nested_json_is_refused_without_harm() {
         .unwrap();
     expect_error(res, StatusCode::BAD_REQUEST, "bad_request").await;
 
-    let other = crate::sio::Sio::connect(app.addr, &app.admin_key).await;
-    let attacker = crate::sio::Sio::connect(app.addr, &app.admin_key).await;
+    let other = Sio::connect(app.addr, &app.admin_key).await;
+    let attacker = Sio::connect(app.addr, &app.admin_key).await;
     attacker.send_text(&format!(
         r#"21["message:send",{{"room":"x","body":"b","metadata":{{"a":{deep}}}}}]"#
     ));

@@ -2,11 +2,10 @@
 
 use std::time::Duration;
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{Backend, TestApp, spawn_app_with};
-use crate::sio::Sio;
+use crate::support::*;
 
 /// The value of one sample line `name{labels} value`, 0 when absent.
 fn sample(text: &str, series: &str) -> f64 {
@@ -15,16 +14,10 @@ fn sample(text: &str, series: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-async fn scrape(app: &TestApp) -> String {
-    let res = app.http.get(app.url("/metrics")).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    res.text().await.unwrap()
-}
-
 async fn the_spec_series_are_exported(app: TestApp) {
     // HTTP series appear with their first request.
     app.http.get(app.url("/healthz")).send().await.unwrap();
-    let text = scrape(&app).await;
+    let text = app.metrics_text().await;
     for name in [
         "# TYPE ws_connections gauge",
         "# TYPE messages_sent counter",
@@ -43,14 +36,13 @@ async fn the_spec_series_are_exported(app: TestApp) {
 }
 
 async fn counters_move_with_traffic(app: TestApp) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
-    let before = scrape(&app).await;
+    let [amy, bob] = app.create_agents(["amy", "bob"]).await;
+    let before = app.metrics_text().await;
     assert_eq!(sample(&before, "ws_connections"), 0.0);
 
     let a = Sio::connect(app.addr, &amy).await;
     let b = Sio::connect(app.addr, &bob).await;
-    assert_eq!(sample(&scrape(&app).await, "ws_connections"), 2.0);
+    assert_eq!(sample(&app.metrics_text().await, "ws_connections"), 2.0);
     assert_eq!(
         a.emit("room:join", json!({"room": "lobby"})).await["ok"],
         true
@@ -58,24 +50,17 @@ async fn counters_move_with_traffic(app: TestApp) {
     // 3 socket sends, 1 duplicate (not a new message), 2 DMs, 2 REST posts = 7 messages.
     for i in 0..3 {
         let ack = a
-            .emit(
-                "message:send",
-                json!({"room": "lobby", "body": "x", "client_id": format!("c{i}")}),
-            )
+            .send_message(json!({"room": "lobby", "body": "x", "client_id": format!("c{i}")}))
             .await;
         assert_eq!(ack["ok"], true);
     }
     let dup = a
-        .emit(
-            "message:send",
-            json!({"room": "lobby", "body": "x", "client_id": "c0"}),
-        )
+        .send_message(json!({"room": "lobby", "body": "x", "client_id": "c0"}))
         .await;
     assert_eq!(dup["duplicate"], true);
     for _ in 0..2 {
         assert_eq!(
-            a.emit("dm:send", json!({"to": "bob", "body": "psst"}))
-                .await["ok"],
+            a.send_dm(json!({"to": "bob", "body": "psst"})).await["ok"],
             true
         );
     }
@@ -93,7 +78,7 @@ async fn counters_move_with_traffic(app: TestApp) {
     let res = app.get("/api/v1/me", "ahk_wrong").await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 
-    let after = scrape(&app).await;
+    let after = app.metrics_text().await;
     assert_eq!(sample(&after, "messages_sent_total"), 7.0, "{after}");
     assert_eq!(sample(&after, "message_send_latency_seconds_count"), 7.0);
     assert!(sample(&after, "auth_failures_total") >= 1.0);
@@ -121,7 +106,7 @@ async fn counters_move_with_traffic(app: TestApp) {
     a.close().await;
     b.close().await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(sample(&scrape(&app).await, "ws_connections"), 0.0);
+    assert_eq!(sample(&app.metrics_text().await, "ws_connections"), 0.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -138,7 +123,7 @@ async fn rate_limits_are_counted_by_scope() {
     for _ in 0..5 {
         s.emit("presence:list", json!({"room": "nowhere"})).await;
     }
-    let text = scrape(&app).await;
+    let text = app.metrics_text().await;
     assert_eq!(
         sample(&text, "rate_limited_total{scope=\"rest\"}"),
         2.0,
@@ -156,23 +141,11 @@ async fn metrics_need_the_token_when_one_is_set() {
         s.secrets.metrics_token = Some("scrape-me".into())
     })
     .await;
-    let res = app.http.get(app.url("/metrics")).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    let res = app
-        .http
-        .get(app.url("/metrics"))
-        .bearer_auth("nope")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    let res = app
-        .http
-        .get(app.url("/metrics"))
-        .bearer_auth("scrape-me")
-        .send()
-        .await
-        .unwrap();
+    for token in [None, Some("nope")] {
+        let res = Call::new(Method::GET, "/metrics", token).send(&app).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{token:?}");
+    }
+    let res = app.get("/metrics", "scrape-me").await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.text().await.unwrap().contains("ws_connections"));
 }

@@ -2,7 +2,7 @@
 //! a server span per HTTP request (continuing an incoming `traceparent`), a span per Socket.IO
 //! event named after it with room and agent attributes, and database child spans.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,9 +17,8 @@ use prost::Message;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::sio::Sio;
-
-const BIN: &str = env!("CARGO_BIN_EXE_agenthub");
+use crate::support::processes::{BIN, KillOnDrop, free_port, read_banner_key};
+use crate::support::{Api, Sio};
 
 /// An OTLP/HTTP (protobuf) trace receiver on a free port.
 async fn receiver() -> (String, Arc<Mutex<Vec<Span>>>) {
@@ -55,15 +54,6 @@ async fn receiver() -> (String, Arc<Mutex<Vec<Span>>>) {
     (format!("http://{addr}"), spans)
 }
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn attr(span: &Span, key: &str) -> Option<String> {
     span.attributes
         .iter()
@@ -96,11 +86,7 @@ async fn wait_for(spans: &Arc<Mutex<Vec<Span>>>, what: &str, pred: impl Fn(&Span
 async fn spans_reach_an_otlp_receiver_with_names_attributes_and_parents() {
     let (endpoint, spans) = receiver().await;
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let mut child = Command::new(BIN)
         .current_dir(dir.path())
         .env_clear()
@@ -115,8 +101,8 @@ async fn spans_reach_an_otlp_receiver_with_names_attributes_and_parents() {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let _server = Server(child);
-    let key = crate::helpers::read_banner_key(stdout).await;
+    let _server = KillOnDrop(child);
+    let key = read_banner_key(stdout).await;
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
 
@@ -141,7 +127,7 @@ async fn spans_reach_an_otlp_receiver_with_names_attributes_and_parents() {
     );
     assert_eq!(
         socket
-            .emit("message:send", json!({"room": "lobby", "body": "traced"}))
+            .send_message(json!({"room": "lobby", "body": "traced"}))
             .await["ok"],
         true
     );
@@ -190,11 +176,7 @@ async fn the_grpc_protocol_is_accepted_and_no_endpoint_means_no_exporter() {
         vec![],
     ] {
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let child = Command::new(BIN)
             .current_dir(dir.path())
             .env_clear()
@@ -205,20 +187,11 @@ async fn the_grpc_protocol_is_accepted_and_no_endpoint_means_no_exporter() {
             .stdout(Stdio::null())
             .spawn()
             .unwrap();
-        let _server = Server(child);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(res) = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await
-                && res.status() == StatusCode::OK
-            {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "server with {env:?} did not come up"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let _server = KillOnDrop(child);
+        let what = format!("server with {env:?} did not come up");
+        let api = Api::new(format!("http://127.0.0.1:{port}"));
+        api.wait_for_ok("/healthz", Duration::from_secs(30), &what)
+            .await;
     }
     // An unknown protocol is a configuration error (exit code 2).
     let out = Command::new(BIN)

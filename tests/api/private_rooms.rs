@@ -7,54 +7,27 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::fleet::{NodePair, agent_key};
-use crate::helpers::{Backend, TestDb};
-use crate::sio::Sio;
+use crate::support::processes::NodePair;
+use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_removed_member_leaves_the_room_on_every_node_within_two_seconds() {
     let db = TestDb::new(Backend::Postgres).await;
     let nodes = NodePair::start(&db).await;
     let (one, two, admin) = (&nodes.one, &nodes.two, nodes.admin.clone());
-    let base = one.base();
-    let amy = agent_key(&base, &admin, "amy").await;
-    let bob = agent_key(&base, &admin, "bob").await;
-    let http = reqwest::Client::new();
-    let res = http
-        .post(format!("{base}/api/v1/rooms"))
-        .bearer_auth(&bob)
-        .json(&json!({"name": "ops", "private": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
-    let res = http
-        .put(format!("{base}/api/v1/rooms/ops/members/amy"))
-        .bearer_auth(&bob)
-        .send()
-        .await
-        .unwrap();
+    let api = one.api();
+    let amy = api.create_agent(&admin, "amy", "agent").await.0;
+    let bob = api.create_agent(&admin, "bob", "agent").await.0;
+    api.create_private_room(&bob, "ops").await;
+    let res = api.put("/api/v1/rooms/ops/members/amy", &bob).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    let join = async |addr, key: &str| {
-        let s = Sio::connect(addr, key).await;
-        assert_eq!(
-            s.emit("room:join", json!({"room": "ops"})).await["ok"],
-            true
-        );
-        s
-    };
-    let amy_one = join(one.addr(), &amy).await;
-    let amy_two = join(two.addr(), &amy).await;
-    let bob_two = join(two.addr(), &bob).await;
+    let amy_one = Sio::joined(one.addr(), &amy, "ops").await;
+    let amy_two = Sio::joined(two.addr(), &amy, "ops").await;
+    let bob_two = Sio::joined(two.addr(), &bob, "ops").await;
 
     // Removed on node 1: both of amy's sockets hear it, bob (node 2) sees her leave.
     let started = std::time::Instant::now();
-    let res = http
-        .delete(format!("{base}/api/v1/rooms/ops/members/amy"))
-        .bearer_auth(&bob)
-        .send()
-        .await
-        .unwrap();
+    let res = api.delete("/api/v1/rooms/ops/members/amy", &bob).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     for s in [&amy_one, &amy_two] {
         assert_eq!(s.next_event("room:removed").await, json!({"room": "ops"}));
@@ -69,17 +42,10 @@ async fn a_removed_member_leaves_the_room_on_every_node_within_two_seconds() {
 
     // Nothing of the room reaches either of amy's sockets any more, from either node.
     let ack = bob_two
-        .emit("message:send", json!({"room": "ops", "body": "after"}))
+        .send_message(json!({"room": "ops", "body": "after"}))
         .await;
     assert_eq!(ack["ok"], true);
-    let res = http
-        .post(format!("{}/api/v1/rooms/ops/messages", one.base()))
-        .bearer_auth(&bob)
-        .json(&json!({"body": "after, over REST"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
+    api.post_message(&bob, "ops", "after, over REST").await;
     for s in [&amy_one, &amy_two] {
         s.assert_no_event("message:new", Duration::from_millis(700))
             .await;

@@ -1,86 +1,14 @@
-//! The `agenthub` binary as OS processes: the embedded start, start-up validation, the
-//! operator CLI, and several processes writing one room.
+//! The `agenthub` binary as OS processes: the embedded start from an empty folder, start-up
+//! validation, the operator CLI, several processes writing one room, and the README's
+//! examples run as written.
 
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, JWT_SECRET, TestDb};
-
-const BIN: &str = env!("CARGO_BIN_EXE_agenthub");
-
-/// `agenthub` with a clean environment: only what the test sets.
-fn agenthub(dir: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(dir).env_clear().env("RUST_LOG", "warn");
-    cmd
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A server process, killed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    /// Starts `agenthub serve` and waits until it answers `/healthz`.
-    async fn start(mut cmd: Command) -> Server {
-        let port = free_port();
-        let child = cmd
-            .arg("serve")
-            .env("HOST", "127.0.0.1")
-            .env("PORT", port.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("agenthub starts");
-        let server = Server {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(res) = reqwest::get(format!("{}/healthz", server.base)).await
-                && res.status() == StatusCode::OK
-            {
-                return server;
-            }
-            assert!(Instant::now() < deadline, "server did not come up");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// The first line of stdout that holds an API key (the bootstrap banner).
-    fn banner_key(&mut self) -> Option<String> {
-        crate::helpers::banner_key(self.child.stdout.take()?)
-    }
-}
-
-fn run(mut cmd: Command) -> Output {
-    cmd.output().expect("agenthub runs")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use crate::support::processes::{Server, agenthub, run, stdout};
+use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_embedded_default_starts_from_an_empty_folder() {
@@ -108,9 +36,9 @@ async fn the_embedded_default_starts_from_an_empty_folder() {
 
     // A restart keeps the data: no second banner, and the key still works.
     let mut second = Server::start(agenthub(dir.path())).await;
-    let res = reqwest::Client::new()
-        .post(format!("{}/api/v1/auth/token", second.base))
-        .bearer_auth(&key)
+    let res = second
+        .api
+        .request(reqwest::Method::POST, "/api/v1/auth/token", Some(&key))
         .send()
         .await
         .unwrap();
@@ -201,13 +129,10 @@ async fn the_operator_cli_manages_agents_and_tokens_while_the_server_runs() {
         "the key is not repeated on stderr"
     );
 
-    let http = reqwest::Client::new();
-    let me: Value = http
-        .get(format!("{}/api/v1/me", server.base))
-        .bearer_auth(key)
-        .send()
+    let me: Value = server
+        .api
+        .get("/api/v1/me", key)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -233,12 +158,7 @@ async fn the_operator_cli_manages_agents_and_tokens_while_the_server_runs() {
 
     let out = cli(&["token", "revoke", &token_id]);
     assert!(out.status.success());
-    let res = http
-        .get(format!("{}/api/v1/me", server.base))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap();
+    let res = server.api.get("/api/v1/me", key).await;
     assert_eq!(
         res.status(),
         StatusCode::UNAUTHORIZED,
@@ -249,12 +169,7 @@ async fn the_operator_cli_manages_agents_and_tokens_while_the_server_runs() {
     let key2 = stdout(&out).trim().to_owned();
     let out = cli(&["agent", "disable", "scout"]);
     assert!(out.status.success());
-    let res = http
-        .get(format!("{}/api/v1/me", server.base))
-        .bearer_auth(&key2)
-        .send()
-        .await
-        .unwrap();
+    let res = server.api.get("/api/v1/me", &key2).await;
     assert_eq!(
         res.status(),
         StatusCode::UNAUTHORIZED,
@@ -276,26 +191,19 @@ async fn seq_is_gap_free_across_two_processes(backend: Backend) {
         Server::start(cmd)
     };
     let mut a = start().await;
-    let key = a.banner_key_nonblocking().await;
+    let key = a.read_banner_key().await;
     let b = start().await;
+    a.api.create_room(&key, "busy").await;
     let http = reqwest::Client::new();
-    let res = http
-        .post(format!("{}/api/v1/rooms", a.base))
-        .bearer_auth(&key)
-        .json(&json!({"name": "busy"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
 
     const WRITERS: usize = 8;
     const EACH: usize = 15;
     let mut tasks = Vec::new();
     for w in 0..WRITERS {
         let base = if w % 2 == 0 {
-            a.base.clone()
+            a.api.base.clone()
         } else {
-            b.base.clone()
+            b.api.base.clone()
         };
         let (http, key) = (http.clone(), key.clone());
         tasks.push(tokio::spawn(async move {
@@ -316,52 +224,28 @@ async fn seq_is_gap_free_across_two_processes(backend: Backend) {
             seqs
         }));
     }
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.unwrap());
-    }
-    all.sort();
+    let all = sorted_seqs(tasks).await;
     let expected: Vec<i64> = (1..=(WRITERS * EACH) as i64).collect();
     assert_eq!(all, expected, "seq is unique and gap-free");
 
-    let history: Value = http
-        .get(format!(
-            "{}/api/v1/rooms/busy/messages?after=0&limit=100",
-            b.base
-        ))
-        .bearer_auth(&key)
-        .send()
+    let history: Value = b
+        .api
+        .get("/api/v1/rooms/busy/messages?after=0&limit=100", &key)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
-    let seqs: Vec<i64> = history["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["seq"].as_i64().unwrap())
-        .collect();
+    let seqs = seqs(history["messages"].as_array().unwrap());
     assert_eq!(seqs, (1..=100).collect::<Vec<_>>());
     assert_eq!(history["has_more"], true);
 }
 
-impl Server {
-    async fn banner_key_nonblocking(&mut self) -> String {
-        let stdout = self.child.stdout.take().expect("stdout piped");
-        crate::helpers::read_banner_key(stdout).await
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn seq_is_gap_free_with_writers_in_two_processes_on_postgres() {
-    seq_is_gap_free_across_two_processes(Backend::Postgres).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn seq_is_gap_free_with_writers_in_two_processes_on_sqlite() {
-    seq_is_gap_free_across_two_processes(Backend::Sqlite).await;
-}
+crate::for_each_backend!(
+    seq_is_gap_free_across_two_processes,
+    4,
+    seq_is_gap_free_with_writers_in_two_processes_on_postgres,
+    seq_is_gap_free_with_writers_in_two_processes_on_sqlite
+);
 
 /// The README's "Using it" block, run by bash against a fresh server: every command succeeds
 /// and no answer is an error body.
@@ -377,8 +261,8 @@ async fn the_readme_curl_examples_work_as_written() {
 
     let dir = tempfile::tempdir().unwrap();
     let mut server = Server::start(agenthub(dir.path())).await;
-    let key = server.banner_key_nonblocking().await;
-    let port = server.base.rsplit(':').next().unwrap().to_owned();
+    let key = server.read_banner_key().await;
+    let port = server.port;
     let script = script
         .replace("ADMIN_KEY=ahk_...", &format!("ADMIN_KEY={key}"))
         .replace("localhost:3000", &format!("localhost:{port}"));

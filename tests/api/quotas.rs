@@ -7,9 +7,18 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::common::{assert_ok, joined, json_of};
-use crate::helpers::{Backend, TestApp, expect_error, spawn_app, spawn_app_with};
-use crate::sio::Sio;
+use crate::support::*;
+
+/// Posts `count` messages to `lobby` as `key`, each of 16,000 control characters: they
+/// serialize six times larger (`\u0001`), ~96 KiB a message. Client ids are `{prefix}{i}`.
+async fn post_heavy_messages(app: &TestApp, key: &str, count: usize, prefix: &str) {
+    let body: String = "\u{1}".repeat(16_000);
+    for i in 0..count {
+        let body = json!({"body": body, "client_id": format!("{prefix}{i}")});
+        let res = post_to(app, key, "lobby", body).await;
+        assert!(res.status().is_success(), "{}", res.status());
+    }
+}
 
 async fn a_socket_is_in_at_most_max_rooms_per_socket(app: TestApp) {
     let key = app.create_agent("amy", "agent").await;
@@ -26,8 +35,7 @@ async fn a_socket_is_in_at_most_max_rooms_per_socket(app: TestApp) {
 }
 
 async fn an_agent_creates_at_most_room_creates_per_hour(app: TestApp) {
-    let key = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
+    let [key, bob] = app.create_agents(["amy", "bob"]).await;
     for i in 0..2 {
         let res = app
             .post("/api/v1/rooms", &key, json!({"name": format!("made{i}")}))
@@ -48,11 +56,8 @@ async fn an_agent_creates_at_most_room_creates_per_hour(app: TestApp) {
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     // Joining existing rooms, DMs, other agents and admins are not limited.
     assert_ok(&s.emit("room:join", json!({"room": "made0"})).await);
-    assert_ok(&s.emit("dm:send", json!({"to": "bob", "body": "hi"})).await);
-    let res = app
-        .post("/api/v1/rooms", &bob, json!({"name": "bobs"}))
-        .await;
-    assert_eq!(res.status(), StatusCode::CREATED);
+    assert_ok(&s.send_dm(json!({"to": "bob", "body": "hi"})).await);
+    app.create_room(&bob, "bobs").await;
     for i in 0..3 {
         let res = app
             .post(
@@ -66,23 +71,8 @@ async fn an_agent_creates_at_most_room_creates_per_hour(app: TestApp) {
 }
 
 async fn pages_hold_at_most_one_mib_of_messages(app: TestApp) {
-    let key = app.create_agent("amy", "agent").await;
-    let res = app
-        .post("/api/v1/rooms", &key, json!({"name": "lobby"}))
-        .await;
-    assert_eq!(res.status(), StatusCode::CREATED);
-    // Control characters serialize six times larger (\u0001): ~96 KiB per message.
-    let body: String = "\u{1}".repeat(16_000);
-    for i in 0..15 {
-        let res = app
-            .post(
-                "/api/v1/rooms/lobby/messages",
-                &key,
-                json!({"body": body, "client_id": format!("c{i}")}),
-            )
-            .await;
-        assert!(res.status().is_success(), "{}", res.status());
-    }
+    let key = agent_with_room(&app, "amy", "lobby").await;
+    post_heavy_messages(&app, &key, 15, "c").await;
     let s = joined(&app, &key, "lobby").await;
     let ack = s
         .emit("room:join", json!({"room": "lobby", "since": 0}))
@@ -118,28 +108,26 @@ async fn small_quotas(backend: Backend, rooms_per_socket: usize, creates_per_hou
     .await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rooms_per_socket_on_postgres() {
-    a_socket_is_in_at_most_max_rooms_per_socket(small_quotas(Backend::Postgres, 3, 100).await)
-        .await;
+async fn rooms_per_socket(backend: Backend) {
+    a_socket_is_in_at_most_max_rooms_per_socket(small_quotas(backend, 3, 100).await).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rooms_per_socket_on_sqlite() {
-    a_socket_is_in_at_most_max_rooms_per_socket(small_quotas(Backend::Sqlite, 3, 100).await).await;
+async fn room_creates_per_hour(backend: Backend) {
+    an_agent_creates_at_most_room_creates_per_hour(small_quotas(backend, 100, 2).await).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn room_creates_per_hour_on_postgres() {
-    an_agent_creates_at_most_room_creates_per_hour(small_quotas(Backend::Postgres, 100, 2).await)
-        .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn room_creates_per_hour_on_sqlite() {
-    an_agent_creates_at_most_room_creates_per_hour(small_quotas(Backend::Sqlite, 100, 2).await)
-        .await;
-}
+crate::for_each_backend!(
+    rooms_per_socket,
+    2,
+    rooms_per_socket_on_postgres,
+    rooms_per_socket_on_sqlite
+);
+crate::for_each_backend!(
+    room_creates_per_hour,
+    2,
+    room_creates_per_hour_on_postgres,
+    room_creates_per_hour_on_sqlite
+);
 
 /// Transactions the test's PostgreSQL database has committed so far.
 async fn commits(app: &TestApp) -> i64 {
@@ -224,7 +212,7 @@ async fn sockets_dropped_during_their_handshake_leave_no_ghost() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let agent = json_of(app.get("/api/v1/agents/amy", &app.admin_key).await).await;
     assert_eq!(agent["online"], false, "no ghost presence: {agent}");
-    let text = crate::common::metrics_text(&app).await;
+    let text = app.metrics_text().await;
     assert!(
         text.lines().any(|l| l == "ws_connections 0"),
         "the gauge is back to zero"
@@ -244,12 +232,8 @@ async fn a_socket_that_stops_reading_is_disconnected() {
     use futures_util::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
     let app = spawn_app(Backend::Sqlite).await;
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
-    let res = app
-        .post("/api/v1/rooms", &bob, json!({"name": "lobby"}))
-        .await;
-    assert_eq!(res.status(), StatusCode::CREATED);
+    let [amy, bob] = app.create_agents(["amy", "bob"]).await;
+    app.create_room(&bob, "lobby").await;
     let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", app.addr);
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     // The next text packet, answering pings meanwhile (the heartbeat must not be what ends
@@ -275,17 +259,7 @@ async fn a_socket_that_stops_reading_is_disconnected() {
     while !next_text(&mut ws).await.starts_with("431") {}
     // From here amy's client reads nothing. Bob fills the room: ~96 KiB a message, far more
     // than the kernel's socket buffers hold.
-    let body: String = "\u{1}".repeat(16_000);
-    for i in 0..200 {
-        let res = app
-            .post(
-                "/api/v1/rooms/lobby/messages",
-                &bob,
-                json!({"body": body, "client_id": format!("m{i}")}),
-            )
-            .await;
-        assert!(res.status().is_success());
-    }
+    post_heavy_messages(&app, &bob, 200, "m").await;
     let deadline = std::time::Instant::now() + Duration::from_secs(25);
     loop {
         let agent = json_of(app.get("/api/v1/agents/amy", &app.admin_key).await).await;

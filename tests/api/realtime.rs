@@ -2,29 +2,16 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::helpers::TestApp;
-use crate::sio::{Refused, Sio};
-
-async fn joined(app: &TestApp, key: &str, room: &str) -> Sio {
-    let s = Sio::connect(app.addr, key).await;
-    let ack = s.emit("room:join", json!({"room": room})).await;
-    assert_eq!(ack["ok"], true, "{ack}");
-    s
-}
+use crate::support::sio::refusal;
+use crate::support::*;
 
 async fn a_message_reaches_the_room_but_not_the_sending_socket(app: TestApp) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
-    let a1 = joined(&app, &amy, "lobby").await;
-    let a2 = joined(&app, &amy, "lobby").await;
-    let b = joined(&app, &bob, "lobby").await;
+    let [amy, bob] = app.create_agents(["amy", "bob"]).await;
+    let [a1, a2, b] = joined_sockets(&app, "lobby", [&amy, &amy, &bob]).await;
     let ack = a1
-        .emit(
-            "message:send",
-            json!({"room": "lobby", "body": "hi <b>all</b>", "client_id": "c1"}),
-        )
+        .send_message(json!({"room": "lobby", "body": "hi <b>all</b>", "client_id": "c1"}))
         .await;
     assert_eq!(ack["ok"], true, "{ack}");
     assert_eq!(ack["duplicate"], false);
@@ -42,10 +29,7 @@ async fn a_message_reaches_the_room_but_not_the_sending_socket(app: TestApp) {
 
     // A repeated client_id: the stored message, no second broadcast.
     let again = a1
-        .emit(
-            "message:send",
-            json!({"room": "lobby", "body": "changed", "client_id": "c1"}),
-        )
+        .send_message(json!({"room": "lobby", "body": "changed", "client_id": "c1"}))
         .await;
     assert_eq!(again["duplicate"], true);
     assert_eq!(again["message"], *message);
@@ -60,11 +44,11 @@ async fn handshakes_without_a_valid_credential_are_refused(app: TestApp) {
         Some(json!({"token": "ahk_nope"})),
         Some(json!({"token": "not.a.jwt"})),
     ] {
-        match Sio::connect_with(app.addr, auth.clone(), &[]).await {
-            Err(Refused::ConnectError(m)) => assert_eq!(m, "unauthorized", "{auth:?}"),
-            Err(other) => panic!("{auth:?}: {other:?}"),
-            Ok(_) => panic!("{auth:?} connected"),
-        }
+        assert_eq!(
+            refusal(app.addr, auth.clone(), &[]).await,
+            Refused::ConnectError("unauthorized".into()),
+            "{auth:?}"
+        );
     }
     // The Authorization header works too.
     let header = format!("Bearer {}", app.admin_key);
@@ -74,18 +58,8 @@ async fn handshakes_without_a_valid_credential_are_refused(app: TestApp) {
 
 async fn a_revoked_token_disconnects_its_socket_within_two_seconds(app: TestApp) {
     let amy = app.create_agent("amy", "agent").await;
-    let tokens: Value = app
-        .get("/api/v1/agents/amy/tokens", &app.admin_key)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = tokens["tokens"][0]["id"].as_str().unwrap().to_owned();
     let s = Sio::connect(app.addr, &amy).await;
-    let res = app
-        .delete(&format!("/api/v1/tokens/{id}"), &app.admin_key)
-        .await;
-    assert_eq!(res.status(), 204);
+    revoke_first_token(&app, "amy").await;
     assert!(
         s.closed_within(Duration::from_secs(2)).await,
         "kicked within 2 s"

@@ -4,55 +4,29 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::common::{assert_ok, joined, json_of, key_set, keys};
-use crate::helpers::TestApp;
-use crate::sio::Sio;
-
-use crate::realtime_events::*;
+use crate::support::*;
 
 async fn a_dm_reaches_every_socket_of_both_agents_once_except_the_sending_one(app: TestApp) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
-    let carl = app.create_agent("carl", "agent").await;
+    let [amy, bob, carl] = app.create_agents(["amy", "bob", "carl"]).await;
     // Some sockets share a room too: that must not double the delivery.
-    let a1 = joined(&app, &amy, "lobby").await;
-    let a2 = joined(&app, &amy, "lobby").await;
-    let b1 = joined(&app, &bob, "lobby").await;
+    let [a1, a2, b1] = joined_sockets(&app, "lobby", [&amy, &amy, &bob]).await;
     let b2 = Sio::connect(app.addr, &bob).await;
     let c_room = joined(&app, &carl, "lobby").await;
     let c_none = Sio::connect(app.addr, &carl).await;
     let ack = a1
-        .emit(
-            "dm:send",
-            json!({"to": "bob", "body": "psst", "client_id": "d-1"}),
-        )
+        .send_dm(json!({"to": "bob", "body": "psst", "client_id": "d-1"}))
         .await;
-    assert_ok(&ack);
-    assert_eq!(keys(&ack), key_set(&["ok", "message", "duplicate"]));
-    assert_eq!(ack["duplicate"], false);
-    let message = &ack["message"];
-    assert_message_shape(message);
+    let message = assert_new_message(&ack);
     assert_eq!(message["room"], "dm:amy:bob");
     assert_eq!(message["seq"], 1);
     assert_eq!(message["body"], "psst");
     assert_ref(&message["sender"], "amy");
-    for s in [&a2, &b1, &b2] {
-        assert_eq!(s.next_event("message:new").await, *message);
-    }
-    tokio::time::sleep(QUIET).await;
-    for s in [&a1, &a2, &b1, &b2, &c_room, &c_none] {
-        assert_eq!(
-            s.count("message:new").await,
-            0,
-            "once per socket, to nobody else"
-        );
-    }
+    let everyone = [&a1, &a2, &b1, &b2, &c_room, &c_none];
+    let what = "once per socket, to nobody else";
+    assert_delivered_once(message, &[&a2, &b1, &b2], &everyone, what).await;
     // A repeat of the client_id: the stored DM, delivered to nobody.
     let again = a2
-        .emit(
-            "dm:send",
-            json!({"to": "bob", "body": "other", "client_id": "d-1"}),
-        )
+        .send_dm(json!({"to": "bob", "body": "other", "client_id": "d-1"}))
         .await;
     assert_ok(&again);
     assert_eq!(again["duplicate"], true);
@@ -61,16 +35,15 @@ async fn a_dm_reaches_every_socket_of_both_agents_once_except_the_sending_one(ap
 }
 
 async fn a_dm_room_is_named_after_both_agents_sorted_whoever_sends(app: TestApp) {
-    let amy = app.create_agent("amy", "agent").await;
-    let zed = app.create_agent("zed", "agent").await;
+    let [amy, zed] = app.create_agents(["amy", "zed"]).await;
     let a = Sio::connect(app.addr, &amy).await;
     let z = Sio::connect(app.addr, &zed).await;
-    let ack = z.emit("dm:send", json!({"to": "amy", "body": "one"})).await;
+    let ack = z.send_dm(json!({"to": "amy", "body": "one"})).await;
     assert_ok(&ack);
     assert_eq!(ack["message"]["room"], "dm:amy:zed");
     assert_eq!(ack["message"]["seq"], 1);
     assert_eq!(a.next_event("message:new").await, ack["message"]);
-    let ack = a.emit("dm:send", json!({"to": "zed", "body": "two"})).await;
+    let ack = a.send_dm(json!({"to": "zed", "body": "two"})).await;
     assert_ok(&ack);
     assert_eq!(ack["message"]["room"], "dm:amy:zed");
     assert_eq!(ack["message"]["seq"], 2);
@@ -81,37 +54,18 @@ async fn a_dm_room_is_named_after_both_agents_sorted_whoever_sends(app: TestApp)
 }
 
 async fn a_dm_to_oneself_is_bad_request_and_to_unknown_or_disabled_agents_not_found(app: TestApp) {
-    let amy = app.create_agent("amy", "agent").await;
-    let _bob = app.create_agent("bob", "agent").await;
-    let res = app
-        .patch(
-            "/api/v1/agents/bob",
-            &app.admin_key,
-            json!({"disabled": true}),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
+    let [amy, _bob] = app.create_agents(["amy", "bob"]).await;
+    set_disabled(&app, "bob", true).await;
     let a = Sio::connect(app.addr, &amy).await;
-    assert_error(
-        &a.emit("dm:send", json!({"to": "amy", "body": "me"})).await,
-        "bad_request",
-    );
-    assert_error(
-        &a.emit("dm:send", json!({"to": "ghost", "body": "boo"}))
-            .await,
-        "not_found",
-    );
-    assert_error(
-        &a.emit("dm:send", json!({"to": "bob", "body": "hello?"}))
-            .await,
-        "not_found",
-    );
-    for payload in [
-        json!({"to": "Bad Name", "body": "x"}),
-        json!({"to": 5, "body": "x"}),
-        json!({"body": "x"}),
+    for (payload, code) in [
+        (json!({"to": "amy", "body": "me"}), "bad_request"),
+        (json!({"to": "ghost", "body": "boo"}), "not_found"),
+        (json!({"to": "bob", "body": "hello?"}), "not_found"),
+        (json!({"to": "Bad Name", "body": "x"}), "bad_request"),
+        (json!({"to": 5, "body": "x"}), "bad_request"),
+        (json!({"body": "x"}), "bad_request"),
     ] {
-        assert_error(&a.emit("dm:send", payload).await, "bad_request");
+        assert_error(&a.send_dm(payload).await, code);
     }
     let listed = json_of(app.get("/api/v1/rooms", &amy).await).await;
     assert_eq!(
@@ -122,23 +76,24 @@ async fn a_dm_to_oneself_is_bad_request_and_to_unknown_or_disabled_agents_not_fo
 }
 
 async fn a_dm_that_fails_validation_is_not_half_stored(app: TestApp) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
+    let [amy, bob] = app.create_agents(["amy", "bob"]).await;
     let a = Sio::connect(app.addr, &amy).await;
     let b = Sio::connect(app.addr, &bob).await;
-    for payload in [
-        json!({"to": "bob", "body": ""}),
-        json!({"to": "bob", "body": 1}),
-        json!({"to": "bob", "body": "x", "metadata": "no"}),
-        json!({"to": "bob", "body": "nul \u{0000}"}),
+    for (payload, code) in [
+        (json!({"to": "bob", "body": ""}), "bad_request"),
+        (json!({"to": "bob", "body": 1}), "bad_request"),
+        (
+            json!({"to": "bob", "body": "x", "metadata": "no"}),
+            "bad_request",
+        ),
+        (json!({"to": "bob", "body": "nul \u{0000}"}), "bad_request"),
+        (
+            json!({"to": "bob", "body": "x".repeat(16_385)}),
+            "payload_too_large",
+        ),
     ] {
-        assert_error(&a.emit("dm:send", payload).await, "bad_request");
+        assert_error(&a.send_dm(payload).await, code);
     }
-    assert_error(
-        &a.emit("dm:send", json!({"to": "bob", "body": "x".repeat(16_385)}))
-            .await,
-        "payload_too_large",
-    );
     b.assert_no_event("message:new", QUIET).await;
     // A failed send stores nothing: no message, and no dm room either.
     for key in [&amy, &bob] {
@@ -159,38 +114,32 @@ async fn observers_cannot_send_dms(app: TestApp) {
     let a = Sio::connect(app.addr, &amy).await;
     let o = Sio::connect(app.addr, &olga).await;
     assert_error(
-        &o.emit("dm:send", json!({"to": "amy", "body": "hi"})).await,
+        &o.send_dm(json!({"to": "amy", "body": "hi"})).await,
         "forbidden",
     );
     a.assert_no_event("message:new", QUIET).await;
 }
 
 async fn only_the_two_agents_and_admins_read_or_join_a_dm_room(app: TestApp) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
-    let carl = app.create_agent("carl", "agent").await;
+    let [amy, bob, carl] = app.create_agents(["amy", "bob", "carl"]).await;
     let a = Sio::connect(app.addr, &amy).await;
     for i in 1..=3 {
         assert_ok(
-            &a.emit("dm:send", json!({"to": "bob", "body": format!("d{i}")}))
+            &a.send_dm(json!({"to": "bob", "body": format!("d{i}")}))
                 .await,
         );
     }
     let c = Sio::connect(app.addr, &carl).await;
-    assert_error(
-        &c.emit("message:history", json!({"room": "dm:amy:bob"}))
-            .await,
+    expect_ack_errors(
+        &c,
         "not_found",
-    );
-    assert_error(
-        &c.emit("room:join", json!({"room": "dm:amy:bob", "since": 0}))
-            .await,
-        "not_found",
-    );
-    assert_error(
-        &c.emit("presence:list", json!({"room": "dm:amy:bob"})).await,
-        "not_found",
-    );
+        [
+            ("message:history", json!({"room": "dm:amy:bob"})),
+            ("room:join", json!({"room": "dm:amy:bob", "since": 0})),
+            ("presence:list", json!({"room": "dm:amy:bob"})),
+        ],
+    )
+    .await;
     let res = app.get("/api/v1/rooms/dm:amy:bob/messages", &carl).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     // Both agents and an admin read it, and join it to replay with `since`.
@@ -213,11 +162,9 @@ async fn only_the_two_agents_and_admins_read_or_join_a_dm_room(app: TestApp) {
 }
 
 async fn the_dm_room_is_listed_for_its_two_agents_only(app: TestApp) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
-    let carl = app.create_agent("carl", "agent").await;
+    let [amy, bob, carl] = app.create_agents(["amy", "bob", "carl"]).await;
     let b = Sio::connect(app.addr, &bob).await;
-    assert_ok(&b.emit("dm:send", json!({"to": "amy", "body": "hey"})).await);
+    assert_ok(&b.send_dm(json!({"to": "amy", "body": "hey"})).await);
     let names = |v: Value| -> Vec<String> {
         v["rooms"]
             .as_array()
@@ -237,19 +184,15 @@ async fn the_dm_room_is_listed_for_its_two_agents_only(app: TestApp) {
 }
 
 async fn a_rest_post_to_a_dm_room_by_one_of_its_agents_is_delivered_as_a_dm(app: TestApp) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
-    let carl = app.create_agent("carl", "agent").await;
+    let [amy, bob, carl] = app.create_agents(["amy", "bob", "carl"]).await;
     let a = Sio::connect(app.addr, &amy).await;
     let b = Sio::connect(app.addr, &bob).await;
     let c = Sio::connect(app.addr, &carl).await;
     // bob opens the DM from his socket; amy's socket is in no room.
-    let opened = b
-        .emit("dm:send", json!({"to": "amy", "body": "open"}))
-        .await;
+    let opened = b.send_dm(json!({"to": "amy", "body": "open"})).await;
     assert_ok(&opened);
     assert_eq!(a.next_event("message:new").await, opened["message"]);
-    let posted = rest_post(&app, &amy, "dm:amy:bob", "via REST").await;
+    let posted = app.post_message(&amy, "dm:amy:bob", "via REST").await;
     assert_eq!(posted["room"], "dm:amy:bob");
     assert_eq!(posted["seq"], 2);
     assert_eq!(b.next_event("message:new").await, posted);
@@ -260,13 +203,7 @@ async fn a_rest_post_to_a_dm_room_by_one_of_its_agents_is_delivered_as_a_dm(app:
     );
     c.assert_no_event("message:new", QUIET).await;
     // Anyone else posting to it: it does not exist for them.
-    let res = app
-        .post(
-            "/api/v1/rooms/dm:amy:bob/messages",
-            &carl,
-            json!({"body": "intrude"}),
-        )
-        .await;
+    let res = post_to(&app, &carl, "dm:amy:bob", json!({"body": "intrude"})).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
 

@@ -1,6 +1,5 @@
 //! Socket.IO rooms (SPEC §5): `room:join` (auto-create, visibility, archived rooms, names) and
-//! recovery with `since`. Sends and history are in `realtime_sends`, DMs in `realtime_dms`;
-//! the shared assertions live here.
+//! recovery with `since`. Sends and history are in `realtime_sends`, DMs in `realtime_dms`.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -9,135 +8,13 @@ use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::common::{assert_ok, assert_timestamp, joined, json_of, key_set, keys, send};
-use crate::helpers::TestApp;
-use crate::sio::Sio;
-
-/// Runs each named `async fn(TestApp)` on both backends against a server whose settings
-/// `$configure` changed, in a module of its own.
-#[macro_export]
-macro_rules! on_both_backends_with {
-    ($module:ident, $configure:expr, [$($name:ident),* $(,)?]) => {
-        mod $module {
-            mod postgres {
-                $(
-                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                    async fn $name() {
-                        let app = $crate::helpers::spawn_app_with(
-                            $crate::helpers::Backend::Postgres,
-                            $configure,
-                        )
-                        .await;
-                        super::super::$name(app).await;
-                    }
-                )*
-            }
-            mod sqlite {
-                $(
-                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                    async fn $name() {
-                        let app = $crate::helpers::spawn_app_with(
-                            $crate::helpers::Backend::Sqlite,
-                            $configure,
-                        )
-                        .await;
-                        super::super::$name(app).await;
-                    }
-                )*
-            }
-        }
-    };
-}
-
-pub(crate) const QUIET: Duration = Duration::from_millis(300);
-
-pub(crate) const MESSAGE_KEYS: [&str; 8] = [
-    "id",
-    "room",
-    "seq",
-    "sender",
-    "body",
-    "metadata",
-    "client_id",
-    "created_at",
-];
-
-pub(crate) fn assert_ref(v: &Value, name: &str) {
-    assert_eq!(
-        keys(v),
-        key_set(&["id", "name", "display_name"]),
-        "ref: {v}"
-    );
-    assert_eq!(v["name"], name, "ref: {v}");
-    assert!(
-        v["id"].is_string() && v["display_name"].is_string(),
-        "ref: {v}"
-    );
-}
-
-pub(crate) fn assert_message_shape(m: &Value) {
-    assert_eq!(keys(m), key_set(&MESSAGE_KEYS), "message: {m}");
-    assert!(m["id"].is_i64(), "message id is an integer: {m}");
-    assert!(m["seq"].is_i64(), "seq is an integer: {m}");
-    assert!(
-        m["room"].is_string() && m["body"].is_string(),
-        "message: {m}"
-    );
-    assert!(m["metadata"].is_object() || m["metadata"].is_null());
-    assert!(m["client_id"].is_string() || m["client_id"].is_null());
-    assert!(m["sender"].is_object());
-    assert_timestamp(&m["created_at"]);
-}
-
-/// An error ack: `{"ok":false,"error":{"code","message"}}` with this code.
-#[track_caller]
-pub(crate) fn assert_error(ack: &Value, code: &str) {
-    assert_eq!(ack["ok"], false, "an error ack: {ack}");
-    assert_eq!(ack["error"]["code"], code, "ack: {ack}");
-    assert!(ack["error"]["message"].is_string(), "ack: {ack}");
-}
-
-/// The whole history of a room over REST, as `key` (at most 100).
-pub(crate) async fn rest_history(app: &TestApp, key: &str, room: &str) -> Vec<Value> {
-    let res = app
-        .get(&format!("/api/v1/rooms/{room}/messages?limit=100"), key)
-        .await;
-    assert_eq!(res.status(), StatusCode::OK, "history of {room}");
-    json_of(res).await["messages"].as_array().unwrap().clone()
-}
-
-pub(crate) async fn rest_post(app: &TestApp, key: &str, room: &str, body: &str) -> Value {
-    let res = app
-        .post(
-            &format!("/api/v1/rooms/{room}/messages"),
-            key,
-            json!({"body": body}),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::CREATED, "posting to {room}");
-    json_of(res).await
-}
-
-pub(crate) fn seqs(messages: &[Value]) -> Vec<i64> {
-    messages
-        .iter()
-        .map(|m| m["seq"].as_i64().unwrap())
-        .collect()
-}
-
-pub(crate) fn bodies(messages: &[Value]) -> Vec<String> {
-    messages
-        .iter()
-        .map(|m| m["body"].as_str().unwrap().to_owned())
-        .collect()
-}
+use crate::support::*;
 
 // ---------------------------------------------------------------------------------------
 // room:join
 
 async fn joining_a_room_answers_the_room_its_members_and_no_missed_messages(app: TestApp) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
+    let [amy, bob] = app.create_agents(["amy", "bob"]).await;
     let b = joined(&app, &bob, "lobby").await;
     let a = Sio::connect(app.addr, &amy).await;
     let ack = a.emit("room:join", json!({"room": "lobby"})).await;
@@ -148,18 +25,7 @@ async fn joining_a_room_answers_the_room_its_members_and_no_missed_messages(app:
     );
     assert_eq!(ack["ok"], true);
     let room = &ack["room"];
-    assert_eq!(
-        keys(room),
-        key_set(&[
-            "name",
-            "topic",
-            "private",
-            "created_by",
-            "created_at",
-            "archived",
-            "last_seq"
-        ])
-    );
+    assert_eq!(keys(room), key_set(&ROOM_FIELDS));
     assert_eq!(room["name"], "lobby");
     assert_eq!(room["topic"], Value::Null);
     assert_eq!(room["private"], false);
@@ -171,10 +37,7 @@ async fn joining_a_room_answers_the_room_its_members_and_no_missed_messages(app:
     let members = ack["members"].as_array().unwrap();
     assert_eq!(members.len(), 2, "{ack}");
     for (m, name) in members.iter().zip(["amy", "bob"]) {
-        assert_eq!(
-            keys(m),
-            key_set(&["agent", "status", "note", "connections", "since"])
-        );
+        assert_eq!(keys(m), key_set(&MEMBER_FIELDS));
         assert_ref(&m["agent"], name);
         assert_eq!(m["status"], "online");
         assert_eq!(m["note"], Value::Null);
@@ -194,8 +57,7 @@ async fn joining_a_room_answers_the_room_its_members_and_no_missed_messages(app:
 }
 
 async fn joining_a_missing_room_creates_it_as_a_public_room(app: TestApp) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
+    let [amy, bob] = app.create_agents(["amy", "bob"]).await;
     let res = app.get("/api/v1/rooms/fresh", &amy).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     let _a = joined(&app, &amy, "fresh").await;
@@ -227,12 +89,9 @@ async fn joining_a_missing_room_with_auto_create_off_is_not_found(app: TestApp) 
         "not_found",
     );
     // An existing room still joins.
-    let res = app
-        .post("/api/v1/rooms", &amy, json!({"name": "plan"}))
-        .await;
-    assert_eq!(res.status(), StatusCode::CREATED);
-    assert_ok(&a.emit("room:join", json!({"room": "plan"})).await);
-    assert_ok(&o.emit("room:join", json!({"room": "plan"})).await);
+    app.create_room(&amy, "plan").await;
+    join(&a, "plan").await;
+    join(&o, "plan").await;
 }
 
 async fn an_observer_joining_a_missing_room_is_forbidden_but_may_join_an_existing_one(
@@ -254,34 +113,20 @@ async fn an_observer_joining_a_missing_room_is_forbidden_but_may_join_an_existin
 }
 
 async fn a_private_room_is_not_found_for_non_members_and_joinable_by_members(app: TestApp) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
-    let res = app
-        .post(
-            "/api/v1/rooms",
-            &bob,
-            json!({"name": "secret", "private": true}),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::CREATED);
+    let [amy, bob] = app.create_agents(["amy", "bob"]).await;
+    app.create_private_room(&bob, "secret").await;
     let a = Sio::connect(app.addr, &amy).await;
-    assert_error(
-        &a.emit("room:join", json!({"room": "secret"})).await,
+    expect_ack_errors(
+        &a,
         "not_found",
-    );
-    assert_error(
-        &a.emit("message:history", json!({"room": "secret"})).await,
-        "not_found",
-    );
-    assert_error(
-        &a.emit("presence:list", json!({"room": "secret"})).await,
-        "not_found",
-    );
-    assert_error(
-        &a.emit("message:send", json!({"room": "secret", "body": "hi"}))
-            .await,
-        "not_found",
-    );
+        [
+            ("room:join", json!({"room": "secret"})),
+            ("message:history", json!({"room": "secret"})),
+            ("presence:list", json!({"room": "secret"})),
+            ("message:send", json!({"room": "secret", "body": "hi"})),
+        ],
+    )
+    .await;
     // The creator and an admin may join; a member added over REST too.
     let _b = joined(&app, &bob, "secret").await;
     let _admin = joined(&app, &app.admin_key, "secret").await;
@@ -293,8 +138,7 @@ async fn a_private_room_is_not_found_for_non_members_and_joinable_by_members(app
 }
 
 async fn an_archived_room_refuses_joins_and_sends_but_keeps_its_sockets_reading(app: TestApp) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
+    let [amy, bob] = app.create_agents(["amy", "bob"]).await;
     let a = joined(&app, &amy, "old").await;
     send(&a, "old", "before archiving").await;
     let res = app
@@ -307,7 +151,7 @@ async fn an_archived_room_refuses_joins_and_sends_but_keeps_its_sockets_reading(
         "forbidden",
     );
     assert_error(
-        &a.emit("message:send", json!({"room": "old", "body": "after"}))
+        &a.send_message(json!({"room": "old", "body": "after"}))
             .await,
         "forbidden",
     );
@@ -335,7 +179,7 @@ async fn malformed_room_names_are_bad_requests(app: TestApp) {
     let amy = app.create_agent("amy", "agent").await;
     let a = Sio::connect(app.addr, &amy).await;
     let long = "a".repeat(65);
-    for name in [
+    let names = [
         json!(""),
         json!("Lobby"),
         json!("_lobby"),
@@ -350,18 +194,17 @@ async fn malformed_room_names_are_bad_requests(app: TestApp) {
         json!(5),
         json!(null),
         json!(["lobby"]),
-    ] {
-        let ack = a.emit("room:join", json!({"room": name})).await;
-        assert_error(&ack, "bad_request");
-    }
-    let ack = a.emit("room:join", json!({})).await;
-    assert_error(&ack, "bad_request");
-    let ack = a.emit("room:leave", json!({"room": "Lobby"})).await;
-    assert_error(&ack, "bad_request");
-    let ack = a
-        .emit("room:join", json!({"room": "lobby", "since": "yesterday"}))
-        .await;
-    assert_error(&ack, "bad_request");
+    ];
+    let mut cases: Vec<(&str, Value)> = names
+        .into_iter()
+        .map(|name| ("room:join", json!({"room": name})))
+        .collect();
+    cases.extend([
+        ("room:join", json!({})),
+        ("room:leave", json!({"room": "Lobby"})),
+        ("room:join", json!({"room": "lobby", "since": "yesterday"})),
+    ]);
+    expect_ack_errors(&a, "bad_request", cases).await;
     // None of them was created.
     let listed = json_of(app.get("/api/v1/rooms", &amy).await).await;
     assert_eq!(listed["rooms"], json!([]), "{listed}");
@@ -371,8 +214,7 @@ async fn malformed_room_names_are_bad_requests(app: TestApp) {
 }
 
 async fn rejoining_with_since_delivers_exactly_the_missed_messages_in_order(app: TestApp) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
+    let [amy, bob] = app.create_agents(["amy", "bob"]).await;
     let a = joined(&app, &amy, "lobby").await;
     let b = joined(&app, &bob, "lobby").await;
     for i in 1..=3 {
@@ -426,16 +268,14 @@ async fn rejoining_with_since_delivers_exactly_the_missed_messages_in_order(app:
 }
 
 async fn more_than_500_missed_messages_are_truncated_and_paged_on_with_history(app: TestApp) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
+    let [amy, bob] = app.create_agents(["amy", "bob"]).await;
     let b = joined(&app, &bob, "busy").await;
     for chunk in (1..=510).collect::<Vec<_>>().chunks(100) {
-        let acks = join_all(chunk.iter().map(|i| {
-            b.emit(
-                "message:send",
-                json!({"room": "busy", "body": format!("m{i}")}),
-            )
-        }))
+        let acks = join_all(
+            chunk
+                .iter()
+                .map(|i| b.send_message(json!({"room": "busy", "body": format!("m{i}")}))),
+        )
         .await;
         for ack in &acks {
             assert_ok(ack);
@@ -480,8 +320,7 @@ async fn more_than_500_missed_messages_are_truncated_and_paged_on_with_history(a
 async fn nothing_acknowledged_is_missing_from_missed_plus_live_delivery_around_rejoins(
     app: TestApp,
 ) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
+    let [amy, bob] = app.create_agents(["amy", "bob"]).await;
     let a = joined(&app, &amy, "lobby").await;
     let b = joined(&app, &bob, "lobby").await;
     const N: i64 = 200;
@@ -530,9 +369,6 @@ async fn nothing_acknowledged_is_missing_from_missed_plus_live_delivery_around_r
         "acknowledged but never delivered: {lost:?}"
     );
 }
-
-// ---------------------------------------------------------------------------------------
-// message:send
 
 crate::on_both_backends!(
     joining_a_room_answers_the_room_its_members_and_no_missed_messages,

@@ -9,11 +9,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::common::{assert_ok, joined, json_of, key_set, keys, send};
-use crate::helpers::TestApp;
-use crate::sio::Sio;
-
-const QUIET: Duration = Duration::from_millis(300);
+use crate::support::*;
 
 const EVENTS: [&str; 8] = [
     "room:join",
@@ -25,13 +21,6 @@ const EVENTS: [&str; 8] = [
     "presence:list",
     "auth:refresh",
 ];
-
-#[track_caller]
-fn assert_error(ack: &Value, code: &str) {
-    assert_eq!(ack["ok"], false, "an error ack: {ack}");
-    assert_eq!(ack["error"]["code"], code, "ack: {ack}");
-    assert!(ack["error"]["message"].is_string(), "ack: {ack}");
-}
 
 /// A `hub:error` body for this event and code.
 #[track_caller]
@@ -47,22 +36,14 @@ fn assert_hub_error(v: &Value, event: &str, code: &str) {
 }
 
 async fn history_bodies(app: &TestApp, key: &str, room: &str) -> Vec<String> {
-    let res = app
-        .get(&format!("/api/v1/rooms/{room}/messages?limit=100"), key)
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
-    json_of(res).await["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["body"].as_str().unwrap().to_owned())
-        .collect()
+    bodies(&rest_history(app, key, room).await)
 }
 
 async fn assert_healthy(app: &TestApp) {
-    let res = app.http.get(app.url("/healthz")).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(json_of(res).await, json!({"status": "ok"}));
+    assert_eq!(
+        app.probe("/healthz").await,
+        (StatusCode::OK, json!({"status": "ok"}))
+    );
 }
 
 /// The room still works for others: `from` sends, `to` receives.
@@ -74,21 +55,24 @@ async fn assert_room_works(from: &Sio, to: &Sio, room: &str, body: &str) {
 async fn an_unknown_event_is_a_bad_request_with_or_without_an_ack(app: TestApp) {
     let amy = app.create_agent("amy", "agent").await;
     let a = Sio::connect(app.addr, &amy).await;
-    for event in [
+    let events = [
         "nope",
         "room:destroy",
         "ROOM:JOIN",
         "",
         "hub:error",
         "message:new",
-    ] {
-        let ack = a.emit(event, json!({"room": "lobby"})).await;
-        assert_error(&ack, "bad_request");
-    }
+    ];
+    expect_ack_errors(
+        &a,
+        "bad_request",
+        events.map(|e| (e, json!({"room": "lobby"}))),
+    )
+    .await;
     a.emit_noack("room:destroy", json!({"room": "lobby"}));
     let err = a.next_event("hub:error").await;
     assert_hub_error(&err, "room:destroy", "bad_request");
-    assert_ok(&a.emit("room:join", json!({"room": "lobby"})).await);
+    join(&a, "lobby").await;
 }
 
 async fn a_payload_that_is_not_one_json_object_is_a_bad_request(app: TestApp) {
@@ -123,8 +107,7 @@ async fn a_payload_that_is_not_one_json_object_is_a_bad_request(app: TestApp) {
 }
 
 async fn only_the_first_argument_of_an_event_is_read(app: TestApp) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
+    let [amy, bob] = app.create_agents(["amy", "bob"]).await;
     let b = joined(&app, &bob, "lobby").await;
     let a = Sio::connect(app.addr, &amy).await;
     let ack = a
@@ -206,8 +189,7 @@ async fn a_failing_event_without_an_ack_gets_at_most_one_hub_error_per_second(ap
 }
 
 async fn a_binary_attachment_event_is_refused_and_nothing_breaks(app: TestApp) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
+    let [amy, bob] = app.create_agents(["amy", "bob"]).await;
     let a = joined(&app, &amy, "lobby").await;
     let b = joined(&app, &bob, "lobby").await;
     a.send_text(r#"51-["message:send",{"_placeholder":true,"num":0}]"#);
@@ -228,9 +210,7 @@ async fn a_binary_attachment_event_is_refused_and_nothing_breaks(app: TestApp) {
 }
 
 async fn a_malformed_packet_closes_at_most_its_own_connection(app: TestApp) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
-    let carl = app.create_agent("carl", "agent").await;
+    let [amy, bob, carl] = app.create_agents(["amy", "bob", "carl"]).await;
     let b = joined(&app, &bob, "lobby").await;
     let c = joined(&app, &carl, "lobby").await;
     let packets = [
@@ -272,9 +252,7 @@ async fn a_malformed_packet_closes_at_most_its_own_connection(app: TestApp) {
 }
 
 async fn a_frame_over_the_payload_cap_closes_only_that_connection(app: TestApp) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
-    let carl = app.create_agent("carl", "agent").await;
+    let [amy, bob, carl] = app.create_agents(["amy", "bob", "carl"]).await;
     let b = joined(&app, &bob, "lobby").await;
     let c = joined(&app, &carl, "lobby").await;
     for size in [2 * 1024 * 1024, 70_000] {
@@ -309,8 +287,7 @@ async fn a_frame_over_the_payload_cap_closes_only_that_connection(app: TestApp) 
 }
 
 async fn a_thousand_join_leave_pairs_are_all_acknowledged_and_leave_presence_empty(app: TestApp) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
+    let [amy, bob] = app.create_agents(["amy", "bob"]).await;
     let b = joined(&app, &bob, "churn").await;
     let a = Sio::connect(app.addr, &amy).await;
     // Pipelined in windows of 50 pairs: 100 events in flight at a time.
@@ -329,12 +306,7 @@ async fn a_thousand_join_leave_pairs_are_all_acknowledged_and_leave_presence_emp
         }
     }
     let list = a.emit("presence:list", json!({"room": "churn"})).await;
-    let names: Vec<&str> = list["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["agent"]["name"].as_str().unwrap())
-        .collect();
+    let names = member_names(list["members"].as_array().unwrap());
     assert_eq!(names, ["bob"], "amy left presence");
     // bob saw every join and every leave.
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -381,8 +353,7 @@ fn tally(acks: &[Value]) -> (usize, usize, usize, usize) {
 }
 
 async fn a_thousand_join_leave_pairs_sent_at_once_are_all_acknowledged_ok(app: TestApp) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
+    let [amy, bob] = app.create_agents(["amy", "bob"]).await;
     let _b = joined(&app, &bob, "churn").await;
     let a = Sio::connect(app.addr, &amy).await;
     // 2,000 events in flight at once: within the 10,000/s bucket, so none is refused.
@@ -411,24 +382,30 @@ async fn a_thousand_join_leave_pairs_sent_at_once_are_all_acknowledged_ok(app: T
     );
 }
 
+/// `count` `message:history` events at once from `a`: every one is answered, `ok` of them
+/// ok (the rest rate_limited), and the socket stays: not a flood.
+async fn assert_every_event_answered(a: &Sio, count: usize, ok: std::ops::RangeInclusive<usize>) {
+    let events = (0..count)
+        .map(|_| ("message:history", json!({"room": "lobby"})))
+        .collect();
+    let acks = burst(a, events).await;
+    let (passed, limited, other, missing) = tally(&acks);
+    assert_eq!(
+        (other, missing),
+        (0, 0),
+        "every event is answered: {passed} ok, {limited} rate_limited, {other} other, \
+         {missing} never answered"
+    );
+    assert!(ok.contains(&passed), "{passed} ok, {limited} rate_limited");
+    assert!(!a.is_closed().await, "not a flood");
+}
+
 async fn every_event_of_a_burst_gets_an_ack_even_when_rate_limited(app: TestApp) {
     let amy = app.create_agent("amy", "agent").await;
     let a = joined(&app, &amy, "lobby").await;
     // 250 at once with the default 30/s: about 30 pass, the rest are rate_limited (fewer
     // than 300 rejections, so no flood disconnect) -- but every one is answered.
-    let events = (0..250)
-        .map(|_| ("message:history", json!({"room": "lobby"})))
-        .collect();
-    let acks = burst(&a, events).await;
-    let (ok, limited, other, missing) = tally(&acks);
-    assert_eq!(
-        (other, missing),
-        (0, 0),
-        "every event is answered: {ok} ok, {limited} rate_limited, {other} other, {missing} \
-         never answered"
-    );
-    assert!((25..=35).contains(&ok), "{ok} ok, {limited} rate_limited");
-    assert!(!a.is_closed().await, "not a flood");
+    assert_every_event_answered(&a, 250, 25..=35).await;
 }
 
 async fn every_event_of_a_large_burst_gets_an_ack_even_when_rate_limited(app: TestApp) {
@@ -436,19 +413,7 @@ async fn every_event_of_a_large_burst_gets_an_ack_even_when_rate_limited(app: Te
     let a = joined(&app, &amy, "lobby").await;
     // At 100/s: about 100 of 1,000 pass (well under the 256-event queue), 900 are
     // rate_limited (under the 1,000 rejections that make a flood) -- every one answered.
-    let events = (0..1000)
-        .map(|_| ("message:history", json!({"room": "lobby"})))
-        .collect();
-    let acks = burst(&a, events).await;
-    let (ok, limited, other, missing) = tally(&acks);
-    assert_eq!(
-        (other, missing),
-        (0, 0),
-        "every event is answered: {ok} ok, {limited} rate_limited, {other} other, {missing} \
-         never answered"
-    );
-    assert!((90..=130).contains(&ok), "{ok} ok, {limited} rate_limited");
-    assert!(!a.is_closed().await, "not a flood");
+    assert_every_event_answered(&a, 1000, 90..=130).await;
 }
 
 async fn a_burst_over_the_event_rate_is_answered_rate_limited(app: TestApp) {
@@ -480,20 +445,15 @@ async fn a_burst_over_the_event_rate_is_answered_rate_limited(app: TestApp) {
 }
 
 async fn a_sustained_flood_disconnects_the_socket_and_is_audited(app: TestApp) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
-    let a = joined(&app, &amy, "lobby").await;
-    let b = joined(&app, &bob, "lobby").await;
-    let a_other = joined(&app, &amy, "lobby").await;
-    for _ in 0..500 {
-        a.emit_noack("message:history", json!({"room": "lobby"}));
-    }
+    let [amy, bob] = app.create_agents(["amy", "bob"]).await;
+    let [a, b, a_other] = joined_sockets(&app, "lobby", [&amy, &bob, &amy]).await;
+    flood(&a, 500);
     assert!(
         a.closed_within(Duration::from_secs(3)).await,
         "a flooding socket is disconnected"
     );
     let deadline = Instant::now() + Duration::from_secs(2);
-    let amy_id = json_of(app.get("/api/v1/agents/amy", &app.admin_key).await).await["id"].clone();
+    let amy_id = get_agent(&app, "amy").await["id"].clone();
     loop {
         let rows = app.audit_events("rate-limited").await;
         if rows.iter().any(|r| r["agent_id"] == amy_id) {
@@ -519,12 +479,10 @@ async fn a_sustained_flood_disconnects_the_socket_and_is_audited(app: TestApp) {
 
 async fn repeated_floods_by_one_agent_write_one_rate_limited_audit_row_per_minute(app: TestApp) {
     let amy = app.create_agent("amy", "agent").await;
-    let amy_id = json_of(app.get("/api/v1/agents/amy", &app.admin_key).await).await["id"].clone();
+    let amy_id = get_agent(&app, "amy").await["id"].clone();
     for round in 0..3 {
         let a = joined(&app, &amy, "lobby").await;
-        for _ in 0..500 {
-            a.emit_noack("message:history", json!({"room": "lobby"}));
-        }
+        flood(&a, 500);
         assert!(
             a.closed_within(Duration::from_secs(3)).await,
             "flood {round} is disconnected"

@@ -7,85 +7,13 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::common::{assert_ok, assert_timestamp, json_of, key_set, keys};
-use crate::helpers::TestApp;
-use crate::sio::Sio;
-
-const QUIET: Duration = Duration::from_millis(300);
-
-#[track_caller]
-fn assert_error(ack: &Value, code: &str) {
-    assert_eq!(ack["ok"], false, "an error ack: {ack}");
-    assert_eq!(ack["error"]["code"], code, "ack: {ack}");
-    assert!(ack["error"]["message"].is_string(), "ack: {ack}");
-}
-
-/// A `member` object of this agent with this status, note and connection count.
-#[track_caller]
-fn assert_member(m: &Value, name: &str, status: &str, note: Option<&str>, connections: u64) {
-    assert_eq!(
-        keys(m),
-        key_set(&["agent", "status", "note", "connections", "since"]),
-        "member: {m}"
-    );
-    assert_eq!(
-        keys(&m["agent"]),
-        key_set(&["id", "name", "display_name"]),
-        "member: {m}"
-    );
-    assert_eq!(m["agent"]["name"], name, "member: {m}");
-    assert_eq!(m["status"], status, "member: {m}");
-    assert_eq!(
-        m["note"],
-        note.map_or(Value::Null, |n| json!(n)),
-        "member: {m}"
-    );
-    assert_eq!(m["connections"], connections, "member: {m}");
-    assert_timestamp(&m["since"]);
-}
-
-async fn joined(app: &TestApp, key: &str, room: &str) -> Sio {
-    let s = Sio::connect(app.addr, key).await;
-    join(&s, room).await;
-    s
-}
-
-async fn join(s: &Sio, room: &str) -> Value {
-    let ack = s.emit("room:join", json!({"room": room})).await;
-    assert_ok(&ack);
-    ack
-}
+use crate::support::*;
 
 async fn list(s: &Sio, room: &str) -> Vec<Value> {
     let ack = s.emit("presence:list", json!({"room": room})).await;
     assert_ok(&ack);
     assert_eq!(keys(&ack), key_set(&["ok", "members"]), "{ack}");
     ack["members"].as_array().unwrap().clone()
-}
-
-fn names(members: &[Value]) -> Vec<String> {
-    members
-        .iter()
-        .map(|m| m["agent"]["name"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-async fn rest_presence(app: &TestApp, key: &str, room: &str) -> Vec<Value> {
-    let res = app
-        .get(&format!("/api/v1/rooms/{room}/presence"), key)
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
-    json_of(res).await["members"].as_array().unwrap().clone()
-}
-
-async fn online(app: &TestApp, name: &str) -> bool {
-    let res = app
-        .get(&format!("/api/v1/agents/{name}"), &app.admin_key)
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
-    json_of(res).await["online"]
-        .as_bool()
-        .expect("`online` is a bool")
 }
 
 /// Polls `check` until it holds or `within` passes; returns whether it held.
@@ -109,16 +37,14 @@ where
 async fn an_agents_first_socket_joining_announces_presence_join_and_its_second_does_not(
     app: TestApp,
 ) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
-    let carl = app.create_agent("carl", "agent").await;
+    let [amy, bob, carl] = app.create_agents(["amy", "bob", "carl"]).await;
     let b = joined(&app, &bob, "lobby").await;
     let c = joined(&app, &carl, "elsewhere").await;
     let a1 = Sio::connect(app.addr, &amy).await;
     let ack = join(&a1, "lobby").await;
     let members = ack["members"].as_array().unwrap();
     assert_eq!(
-        names(members),
+        member_names(members),
         ["amy", "bob"],
         "the joiner's ack has the list"
     );
@@ -133,7 +59,7 @@ async fn an_agents_first_socket_joining_announces_presence_join_and_its_second_d
     let a2 = Sio::connect(app.addr, &amy).await;
     let ack = join(&a2, "lobby").await;
     let members = ack["members"].as_array().unwrap();
-    assert_eq!(names(members), ["amy", "bob"]);
+    assert_eq!(member_names(members), ["amy", "bob"]);
     assert_member(&members[0], "amy", "online", None, 2);
     assert_member(&members[1], "bob", "online", None, 1);
     assert_eq!(
@@ -151,18 +77,15 @@ async fn an_agents_first_socket_joining_announces_presence_join_and_its_second_d
 }
 
 async fn presence_leave_is_sent_once_when_an_agents_last_socket_leaves_the_room(app: TestApp) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
-    let b = joined(&app, &bob, "lobby").await;
-    let a1 = joined(&app, &amy, "lobby").await;
-    let a2 = joined(&app, &amy, "lobby").await;
+    let [amy, bob] = app.create_agents(["amy", "bob"]).await;
+    let [b, a1, a2] = joined_sockets(&app, "lobby", [&bob, &amy, &amy]).await;
     b.next_event("presence:join").await;
 
     let ack = a1.emit("room:leave", json!({"room": "lobby"})).await;
     assert_eq!(ack, json!({"ok": true}));
     b.assert_no_event("presence:leave", QUIET).await;
     let members = list(&b, "lobby").await;
-    assert_eq!(names(&members), ["amy", "bob"]);
+    assert_eq!(member_names(&members), ["amy", "bob"]);
     assert_member(&members[0], "amy", "online", None, 1);
 
     let ack = a2.emit("room:leave", json!({"room": "lobby"})).await;
@@ -175,7 +98,7 @@ async fn presence_leave_is_sent_once_when_an_agents_last_socket_leaves_the_room(
         key_set(&["id", "name", "display_name"])
     );
     assert_eq!(event["agent"]["name"], "amy");
-    assert_eq!(names(&list(&b, "lobby").await), ["bob"]);
+    assert_eq!(member_names(&list(&b, "lobby").await), ["bob"]);
     // Leaving a room the socket is not in is fine and announces nothing.
     let ack = a2.emit("room:leave", json!({"room": "lobby"})).await;
     assert_eq!(ack, json!({"ok": true}));
@@ -188,8 +111,7 @@ async fn presence_leave_is_sent_once_when_an_agents_last_socket_leaves_the_room(
 }
 
 async fn presence_leave_follows_the_last_socket_disconnecting_from_every_room(app: TestApp) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
+    let [amy, bob] = app.create_agents(["amy", "bob"]).await;
     let b = joined(&app, &bob, "lobby").await;
     join(&b, "dev").await;
     let a1 = joined(&app, &amy, "lobby").await;
@@ -202,20 +124,17 @@ async fn presence_leave_follows_the_last_socket_disconnecting_from_every_room(ap
     assert_eq!(event["agent"]["name"], "amy");
     b.assert_no_event("presence:leave", QUIET).await;
     assert_member(&list(&b, "lobby").await[0], "amy", "online", None, 1);
-    assert_eq!(names(&list(&b, "dev").await), ["bob"]);
+    assert_eq!(member_names(&list(&b, "dev").await), ["bob"]);
     a2.close().await;
     let event = b.next_event("presence:leave").await;
     assert_eq!(event["room"], "lobby");
     assert_eq!(event["agent"]["name"], "amy");
     b.assert_no_event("presence:leave", QUIET).await;
-    assert_eq!(names(&list(&b, "lobby").await), ["bob"]);
+    assert_eq!(member_names(&list(&b, "lobby").await), ["bob"]);
 }
 
 async fn presence_set_answers_the_agent_wide_member_and_updates_each_room_it_is_in(app: TestApp) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
-    let carl = app.create_agent("carl", "agent").await;
-    let dan = app.create_agent("dan", "agent").await;
+    let [amy, bob, carl, dan] = app.create_agents(["amy", "bob", "carl", "dan"]).await;
     let a1 = joined(&app, &amy, "lobby").await;
     join(&a1, "dev").await;
     let a2 = joined(&app, &amy, "lobby").await;
@@ -284,8 +203,7 @@ async fn presence_set_answers_the_agent_wide_member_and_updates_each_room_it_is_
 }
 
 async fn presence_set_without_a_note_clears_it(app: TestApp) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
+    let [amy, bob] = app.create_agents(["amy", "bob"]).await;
     let a = joined(&app, &amy, "lobby").await;
     let b = joined(&app, &bob, "lobby").await;
     let ack = a
@@ -305,11 +223,10 @@ async fn presence_set_without_a_note_clears_it(app: TestApp) {
 }
 
 async fn invalid_presence_values_are_bad_requests(app: TestApp) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
+    let [amy, bob] = app.create_agents(["amy", "bob"]).await;
     let a = joined(&app, &amy, "lobby").await;
     let b = joined(&app, &bob, "lobby").await;
-    for payload in [
+    let payloads = [
         json!({"status": "sleeping"}),
         json!({"status": "Online"}),
         json!({"status": "offline"}),
@@ -322,10 +239,8 @@ async fn invalid_presence_values_are_bad_requests(app: TestApp) {
         json!({"status": "away", "note": "é".repeat(141)}),
         json!({"status": "away", "note": 5}),
         json!({"status": "away", "note": ["x"]}),
-    ] {
-        let ack = a.emit("presence:set", payload.clone()).await;
-        assert_error(&ack, "bad_request");
-    }
+    ];
+    expect_ack_errors(&a, "bad_request", payloads.map(|p| ("presence:set", p))).await;
     b.assert_no_event("presence:update", QUIET).await;
     assert_member(&list(&b, "lobby").await[0], "amy", "online", None, 1);
     // 140 characters (280 bytes) is within the limit: characters count, not bytes.
@@ -337,11 +252,8 @@ async fn invalid_presence_values_are_bad_requests(app: TestApp) {
 }
 
 async fn status_and_note_reset_once_the_agents_last_socket_is_gone(app: TestApp) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
-    let b = joined(&app, &bob, "lobby").await;
-    let a1 = joined(&app, &amy, "lobby").await;
-    let a2 = joined(&app, &amy, "lobby").await;
+    let [amy, bob] = app.create_agents(["amy", "bob"]).await;
+    let [b, a1, a2] = joined_sockets(&app, "lobby", [&bob, &amy, &amy]).await;
     let ack = a1
         .emit("presence:set", json!({"status": "busy", "note": "brb"}))
         .await;
@@ -373,38 +285,29 @@ async fn status_and_note_reset_once_the_agents_last_socket_is_gone(app: TestApp)
 }
 
 async fn presence_list_is_ordered_by_agent_name_and_needs_only_read_access(app: TestApp) {
-    let zed = app.create_agent("zed", "agent").await;
-    let mia = app.create_agent("mia", "agent").await;
-    let amy = app.create_agent("amy", "agent").await;
-    let carl = app.create_agent("carl", "agent").await;
+    let [zed, mia, amy, carl] = app.create_agents(["zed", "mia", "amy", "carl"]).await;
     let olga = app.create_agent("olga", "observer").await;
-    let _z = joined(&app, &zed, "lobby").await;
-    let _m = joined(&app, &mia, "lobby").await;
-    let _a = joined(&app, &amy, "lobby").await;
-    let _m2 = joined(&app, &mia, "lobby").await;
+    let [_z, _m, _a, _m2] = joined_sockets(&app, "lobby", [&zed, &mia, &amy, &mia]).await;
     for key in [&carl, &olga] {
         let s = Sio::connect(app.addr, key).await; // joined nothing
         let members = list(&s, "lobby").await;
-        assert_eq!(names(&members), ["amy", "mia", "zed"]);
+        assert_eq!(member_names(&members), ["amy", "mia", "zed"]);
         assert_member(&members[1], "mia", "online", None, 2);
-        assert_error(
-            &s.emit("presence:list", json!({"room": "nowhere"})).await,
-            "not_found",
-        );
-        assert_error(
-            &s.emit("presence:list", json!({"room": "No Such"})).await,
-            "bad_request",
-        );
-        assert_error(&s.emit("presence:list", json!({})).await, "bad_request");
+        for (query, code) in [
+            (json!({"room": "nowhere"}), "not_found"),
+            (json!({"room": "No Such"}), "bad_request"),
+            (json!({}), "bad_request"),
+        ] {
+            assert_error(&s.emit("presence:list", query).await, code);
+        }
     }
     let rest = rest_presence(&app, &carl, "lobby").await;
-    assert_eq!(names(&rest), ["amy", "mia", "zed"]);
+    assert_eq!(member_names(&rest), ["amy", "mia", "zed"]);
     assert_member(&rest[1], "mia", "online", None, 2);
 }
 
 async fn rest_presence_and_agent_online_reflect_live_sockets(app: TestApp) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
+    let [amy, bob] = app.create_agents(["amy", "bob"]).await;
     let _b = joined(&app, &bob, "lobby").await;
     assert!(!online(&app, "amy").await);
     let a1 = Sio::connect(app.addr, &amy).await;
@@ -418,10 +321,13 @@ async fn rest_presence_and_agent_online_reflect_live_sockets(app: TestApp) {
         .unwrap()
         .clone();
     assert_eq!(listed["online"], true);
-    assert_eq!(names(&rest_presence(&app, &bob, "lobby").await), ["bob"]);
+    assert_eq!(
+        member_names(&rest_presence(&app, &bob, "lobby").await),
+        ["bob"]
+    );
     join(&a1, "lobby").await;
     let rest = rest_presence(&app, &bob, "lobby").await;
-    assert_eq!(names(&rest), ["amy", "bob"]);
+    assert_eq!(member_names(&rest), ["amy", "bob"]);
     assert_member(&rest[0], "amy", "online", None, 1);
     let a2 = joined(&app, &amy, "lobby").await;
     assert_member(
@@ -436,7 +342,7 @@ async fn rest_presence_and_agent_online_reflect_live_sockets(app: TestApp) {
     assert!(
         eventually(Duration::from_secs(2), || async {
             !online(&app, "amy").await
-                && names(&rest_presence(&app, &bob, "lobby").await) == ["bob"]
+                && member_names(&rest_presence(&app, &bob, "lobby").await) == ["bob"]
         })
         .await,
         "amy is offline and out of the room once her sockets are gone"

@@ -8,28 +8,16 @@ use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::common::{assert_ok, joined, json_of, key_set, keys, send};
-use crate::helpers::TestApp;
-use crate::sio::Sio;
-
-use crate::realtime_events::*;
+use crate::support::*;
 
 async fn a_send_is_acknowledged_only_once_it_is_stored(app: TestApp) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
+    let [amy, bob] = app.create_agents(["amy", "bob"]).await;
     let a = joined(&app, &amy, "lobby").await;
     for i in 1..=10 {
         let ack = a
-            .emit(
-                "message:send",
-                json!({"room": "lobby", "body": format!("n{i}"), "metadata": {"i": i}}),
-            )
+            .send_message(json!({"room": "lobby", "body": format!("n{i}"), "metadata": {"i": i}}))
             .await;
-        assert_ok(&ack);
-        assert_eq!(keys(&ack), key_set(&["ok", "message", "duplicate"]));
-        assert_eq!(ack["duplicate"], false);
-        let message = &ack["message"];
-        assert_message_shape(message);
+        let message = assert_new_message(&ack);
         assert_eq!(message["seq"], i);
         assert_eq!(message["metadata"], json!({"i": i}));
         assert_eq!(message["client_id"], Value::Null);
@@ -47,22 +35,13 @@ async fn a_send_is_acknowledged_only_once_it_is_stored(app: TestApp) {
 }
 
 async fn seq_is_gap_free_across_sockets_agents_and_rest(app: TestApp) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
+    let [amy, bob] = app.create_agents(["amy", "bob"]).await;
     let a = joined(&app, &amy, "lobby").await;
     let b = joined(&app, &bob, "lobby").await;
-    let from_a = join_all((0..8).map(|i| {
-        a.emit(
-            "message:send",
-            json!({"room": "lobby", "body": format!("a{i}")}),
-        )
-    }));
-    let from_b = join_all((0..8).map(|i| {
-        b.emit(
-            "message:send",
-            json!({"room": "lobby", "body": format!("b{i}")}),
-        )
-    }));
+    let from_a =
+        join_all((0..8).map(|i| a.send_message(json!({"room": "lobby", "body": format!("a{i}")}))));
+    let from_b =
+        join_all((0..8).map(|i| b.send_message(json!({"room": "lobby", "body": format!("b{i}")}))));
     let from_rest = join_all((0..4).map(|i| {
         let key = if i % 2 == 0 { &amy } else { &bob };
         app.post(
@@ -93,24 +72,17 @@ async fn seq_is_gap_free_across_sockets_agents_and_rest(app: TestApp) {
 }
 
 async fn fifty_pipelined_sends_from_one_socket_get_increasing_seq_in_send_order(app: TestApp) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
+    let [amy, bob] = app.create_agents(["amy", "bob"]).await;
     let a = joined(&app, &amy, "lobby").await;
     let b = joined(&app, &bob, "lobby").await;
     // Another socket sends at the same time, so the room's seq is contended.
     let (acks, other) = tokio::join!(
-        join_all((0..50).map(|i| {
-            a.emit(
-                "message:send",
-                json!({"room": "lobby", "body": format!("{i}")}),
-            )
-        })),
-        join_all((0..20).map(|i| {
-            b.emit(
-                "message:send",
-                json!({"room": "lobby", "body": format!("other {i}")}),
-            )
-        })),
+        join_all((0..50).map(|i| a.send_message(json!({"room": "lobby", "body": format!("{i}")})))),
+        join_all(
+            (0..20).map(|i| {
+                b.send_message(json!({"room": "lobby", "body": format!("other {i}")}))
+            })
+        ),
     );
     for ack in acks.iter().chain(&other) {
         assert_ok(ack);
@@ -147,15 +119,15 @@ async fn a_send_right_after_a_join_is_handled_after_the_join(app: TestApp) {
     // Both go out before either is answered.
     let (join, sent) = tokio::join!(
         a.emit("room:join", json!({"room": "lobby"})),
-        a.emit("message:send", json!({"room": "lobby", "body": "first!"})),
+        a.send_message(json!({"room": "lobby", "body": "first!"})),
     );
     assert_ok(&join);
     assert_ok(&sent);
     assert_eq!(sent["message"]["seq"], 1);
     let (sent, left, refused) = tokio::join!(
-        a.emit("message:send", json!({"room": "lobby", "body": "second"})),
+        a.send_message(json!({"room": "lobby", "body": "second"})),
         a.emit("room:leave", json!({"room": "lobby"})),
-        a.emit("message:send", json!({"room": "lobby", "body": "third"})),
+        a.send_message(json!({"room": "lobby", "body": "third"})),
     );
     assert_ok(&sent);
     assert_ok(&left);
@@ -163,20 +135,13 @@ async fn a_send_right_after_a_join_is_handled_after_the_join(app: TestApp) {
 }
 
 async fn sending_without_joining_is_forbidden_and_to_a_missing_room_not_found(app: TestApp) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
+    let [amy, bob] = app.create_agents(["amy", "bob"]).await;
     let _b = joined(&app, &bob, "lobby").await;
     let a = Sio::connect(app.addr, &amy).await;
-    assert_error(
-        &a.emit("message:send", json!({"room": "lobby", "body": "hi"}))
-            .await,
-        "forbidden",
-    );
-    assert_error(
-        &a.emit("message:send", json!({"room": "nowhere", "body": "hi"}))
-            .await,
-        "not_found",
-    );
+    for (room, code) in [("lobby", "forbidden"), ("nowhere", "not_found")] {
+        let ack = a.send_message(json!({"room": room, "body": "hi"})).await;
+        assert_error(&ack, code);
+    }
     let res = app.get("/api/v1/rooms/nowhere", &amy).await;
     assert_eq!(
         res.status(),
@@ -184,11 +149,11 @@ async fn sending_without_joining_is_forbidden_and_to_a_missing_room_not_found(ap
         "a send creates no room"
     );
     // After a leave, sending is forbidden again.
-    assert_ok(&a.emit("room:join", json!({"room": "lobby"})).await);
+    join(&a, "lobby").await;
     send(&a, "lobby", "in").await;
     assert_ok(&a.emit("room:leave", json!({"room": "lobby"})).await);
     assert_error(
-        &a.emit("message:send", json!({"room": "lobby", "body": "out"}))
+        &a.send_message(json!({"room": "lobby", "body": "out"}))
             .await,
         "forbidden",
     );
@@ -201,8 +166,7 @@ async fn observers_cannot_send_even_after_joining(app: TestApp) {
     let a = joined(&app, &amy, "lobby").await;
     let o = joined(&app, &olga, "lobby").await;
     assert_error(
-        &o.emit("message:send", json!({"room": "lobby", "body": "hi"}))
-            .await,
+        &o.send_message(json!({"room": "lobby", "body": "hi"})).await,
         "forbidden",
     );
     a.assert_no_event("message:new", QUIET).await;
@@ -216,21 +180,17 @@ async fn observers_cannot_send_even_after_joining(app: TestApp) {
 async fn a_body_over_the_message_limit_is_payload_too_large_and_the_socket_stays_usable(
     app: TestApp,
 ) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
+    let [amy, bob] = app.create_agents(["amy", "bob"]).await;
     let a = joined(&app, &amy, "lobby").await;
     let b = joined(&app, &bob, "lobby").await;
-    for body in [
+    let bodies = [
         "x".repeat(16_385),
         "x".repeat(40_000),
         // 5,462 characters but 16,386 UTF-8 bytes.
         "€".repeat(5_462),
-    ] {
-        let ack = a
-            .emit("message:send", json!({"room": "lobby", "body": body}))
-            .await;
-        assert_error(&ack, "payload_too_large");
-    }
+    ];
+    let sends = bodies.map(|body| ("message:send", json!({"room": "lobby", "body": body})));
+    expect_ack_errors(&a, "payload_too_large", sends).await;
     b.assert_no_event("message:new", QUIET).await;
     assert!(!a.is_closed().await, "the socket stays");
     // Exactly the limit is fine, and the socket keeps working.
@@ -243,8 +203,7 @@ async fn a_body_over_the_message_limit_is_payload_too_large_and_the_socket_stays
     assert_eq!(m["seq"], 2);
     // Metadata over 4096 bytes serialized is payload_too_large as well.
     let ack = a
-        .emit(
-            "message:send",
+        .send_message(
             json!({"room": "lobby", "body": "meta", "metadata": {"k": "z".repeat(4_100)}}),
         )
         .await;
@@ -252,11 +211,10 @@ async fn a_body_over_the_message_limit_is_payload_too_large_and_the_socket_stays
 }
 
 async fn malformed_message_fields_are_bad_requests_and_store_nothing(app: TestApp) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
+    let [amy, bob] = app.create_agents(["amy", "bob"]).await;
     let a = joined(&app, &amy, "lobby").await;
     let b = joined(&app, &bob, "lobby").await;
-    for payload in [
+    let payloads = [
         json!({"room": "lobby", "body": ""}),
         json!({"room": "lobby"}),
         json!({"room": "lobby", "body": null}),
@@ -273,18 +231,14 @@ async fn malformed_message_fields_are_bad_requests_and_store_nothing(app: TestAp
         json!({"room": "lobby", "body": "nul \u{0000} inside"}),
         json!({"room": "lobby", "body": "m", "metadata": {"k": "nul \u{0000}"}}),
         json!({"room": "lobby", "body": "m", "metadata": {"nul \u{0000}": 1}}),
-    ] {
-        let ack = a.emit("message:send", payload.clone()).await;
-        assert_error(&ack, "bad_request");
-    }
+    ]
+    .map(|payload| ("message:send", payload));
+    expect_ack_errors(&a, "bad_request", payloads).await;
     b.assert_no_event("message:new", QUIET).await;
     assert!(rest_history(&app, &amy, "lobby").await.is_empty());
     // Null metadata is allowed and the next send gets seq 1: nothing was half-stored.
     let ack = a
-        .emit(
-            "message:send",
-            json!({"room": "lobby", "body": "ok", "metadata": null}),
-        )
+        .send_message(json!({"room": "lobby", "body": "ok", "metadata": null}))
         .await;
     assert_ok(&ack);
     assert_eq!(ack["message"]["seq"], 1);
@@ -292,14 +246,10 @@ async fn malformed_message_fields_are_bad_requests_and_store_nothing(app: TestAp
 }
 
 async fn a_repeated_client_id_returns_the_stored_message_without_a_broadcast(app: TestApp) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
-    let a = joined(&app, &amy, "lobby").await;
-    let a2 = joined(&app, &amy, "lobby").await;
-    let b = joined(&app, &bob, "lobby").await;
+    let [amy, bob] = app.create_agents(["amy", "bob"]).await;
+    let [a, a2, b] = joined_sockets(&app, "lobby", [&amy, &amy, &bob]).await;
     let first = a
-        .emit(
-            "message:send",
+        .send_message(
             json!({"room": "lobby", "body": "original", "client_id": "k-1", "metadata": {"v": 1}}),
         )
         .await;
@@ -311,10 +261,7 @@ async fn a_repeated_client_id_returns_the_stored_message_without_a_broadcast(app
     // From the same socket and from the agent's other socket: the stored message.
     for s in [&a, &a2] {
         let again = s
-            .emit(
-                "message:send",
-                json!({"room": "lobby", "body": "changed", "client_id": "k-1"}),
-            )
+            .send_message(json!({"room": "lobby", "body": "changed", "client_id": "k-1"}))
             .await;
         assert_ok(&again);
         assert_eq!(again["duplicate"], true);
@@ -324,10 +271,7 @@ async fn a_repeated_client_id_returns_the_stored_message_without_a_broadcast(app
     a.assert_no_event("message:new", Duration::ZERO).await;
     // Another agent may use the same client_id; seq did not move for the duplicates.
     let theirs = b
-        .emit(
-            "message:send",
-            json!({"room": "lobby", "body": "bob's", "client_id": "k-1"}),
-        )
+        .send_message(json!({"room": "lobby", "body": "bob's", "client_id": "k-1"}))
         .await;
     assert_ok(&theirs);
     assert_eq!(theirs["duplicate"], false);
@@ -336,23 +280,16 @@ async fn a_repeated_client_id_returns_the_stored_message_without_a_broadcast(app
 }
 
 async fn the_same_client_id_in_another_room_is_a_conflict(app: TestApp) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
+    let [amy, bob] = app.create_agents(["amy", "bob"]).await;
     let a = joined(&app, &amy, "one").await;
-    assert_ok(&a.emit("room:join", json!({"room": "two"})).await);
+    join(&a, "two").await;
     let b = joined(&app, &bob, "two").await;
     let ack = a
-        .emit(
-            "message:send",
-            json!({"room": "one", "body": "x", "client_id": "shared"}),
-        )
+        .send_message(json!({"room": "one", "body": "x", "client_id": "shared"}))
         .await;
     assert_ok(&ack);
     let ack = a
-        .emit(
-            "message:send",
-            json!({"room": "two", "body": "x", "client_id": "shared"}),
-        )
+        .send_message(json!({"room": "two", "body": "x", "client_id": "shared"}))
         .await;
     assert_error(&ack, "conflict");
     b.assert_no_event("message:new", QUIET).await;
@@ -360,9 +297,7 @@ async fn the_same_client_id_in_another_room_is_a_conflict(app: TestApp) {
 }
 
 async fn a_message_reaches_only_the_other_sockets_in_its_room(app: TestApp) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
-    let carl = app.create_agent("carl", "agent").await;
+    let [amy, bob, carl] = app.create_agents(["amy", "bob", "carl"]).await;
     let a1 = joined(&app, &amy, "lobby").await;
     let a2 = joined(&app, &amy, "lobby").await;
     let a3 = Sio::connect(app.addr, &amy).await; // amy's socket in no room
@@ -370,62 +305,37 @@ async fn a_message_reaches_only_the_other_sockets_in_its_room(app: TestApp) {
     let c_elsewhere = joined(&app, &carl, "elsewhere").await;
     let c_nowhere = Sio::connect(app.addr, &carl).await;
     let body = "<b>bold</b> & \"quotes\" 😀\nline two";
-    let ack = a1
-        .emit(
-            "message:send",
-            json!({"room": "lobby", "body": body, "client_id": "c-1", "metadata": {"nested": {"a": [1, null]}}}),
-        )
-        .await;
+    let payload = json!({"room": "lobby", "body": body, "client_id": "c-1", "metadata": {"nested": {"a": [1, null]}}});
+    let ack = a1.send_message(payload).await;
     assert_ok(&ack);
     let message = &ack["message"];
     assert_eq!(message["body"], body, "stored and sent back verbatim");
     assert_eq!(message["metadata"], json!({"nested": {"a": [1, null]}}));
-    for s in [&a2, &b] {
-        assert_eq!(s.next_event("message:new").await, *message);
-    }
-    tokio::time::sleep(QUIET).await;
-    for s in [&a1, &a2, &a3, &b, &c_elsewhere, &c_nowhere] {
-        assert_eq!(
-            s.count("message:new").await,
-            0,
-            "delivered once, to the right sockets"
-        );
-    }
+    let everyone = [&a1, &a2, &a3, &b, &c_elsewhere, &c_nowhere];
+    let what = "delivered once, to the right sockets";
+    assert_delivered_once(message, &[&a2, &b], &everyone, what).await;
     assert_eq!(rest_history(&app, &bob, "lobby").await[0], *message);
 }
 
 async fn a_rest_post_is_broadcast_to_every_joined_socket(app: TestApp) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
+    let [amy, bob] = app.create_agents(["amy", "bob"]).await;
     let a = joined(&app, &amy, "lobby").await;
     let b = joined(&app, &bob, "lobby").await;
     let b_out = Sio::connect(app.addr, &bob).await;
-    let posted = rest_post(&app, &bob, "lobby", "over REST").await;
+    let posted = app.post_message(&bob, "lobby", "over REST").await;
     assert_message_shape(&posted);
     // No sending socket over REST: the poster's joined socket gets it too.
     assert_eq!(a.next_event("message:new").await, posted);
     assert_eq!(b.next_event("message:new").await, posted);
     b_out.assert_no_event("message:new", QUIET).await;
     // A REST repeat of the client_id answers 200 and broadcasts nothing.
-    let first = app
-        .post(
-            "/api/v1/rooms/lobby/messages",
-            &amy,
-            json!({"body": "idem", "client_id": "r-1"}),
-        )
-        .await;
-    assert_eq!(first.status(), StatusCode::CREATED);
-    let first = json_of(first).await;
+    let body = json!({"body": "idem", "client_id": "r-1"});
+    let first = post_to(&app, &amy, "lobby", body).await;
+    let first = expect_json(first, StatusCode::CREATED).await;
     assert_eq!(b.next_event("message:new").await, first);
-    let again = app
-        .post(
-            "/api/v1/rooms/lobby/messages",
-            &amy,
-            json!({"body": "idem 2", "client_id": "r-1"}),
-        )
-        .await;
-    assert_eq!(again.status(), StatusCode::OK);
-    assert_eq!(json_of(again).await, first);
+    let body = json!({"body": "idem 2", "client_id": "r-1"});
+    let again = post_to(&app, &amy, "lobby", body).await;
+    assert_eq!(expect_json(again, StatusCode::OK).await, first);
     b.assert_no_event("message:new", QUIET).await;
 }
 
@@ -471,7 +381,7 @@ async fn history_with_both_cursors_or_a_limit_outside_1_to_100_is_bad_request(ap
     let amy = app.create_agent("amy", "agent").await;
     let a = joined(&app, &amy, "lobby").await;
     send(&a, "lobby", "x").await;
-    for query in [
+    let queries = [
         json!({"room": "lobby", "before": 5, "after": 1}),
         json!({"room": "lobby", "limit": 0}),
         json!({"room": "lobby", "limit": 101}),
@@ -480,9 +390,8 @@ async fn history_with_both_cursors_or_a_limit_outside_1_to_100_is_bad_request(ap
         json!({"room": "lobby", "before": "x"}),
         json!({"room": "Lobby"}),
         json!({}),
-    ] {
-        assert_error(&a.emit("message:history", query).await, "bad_request");
-    }
+    ];
+    expect_ack_errors(&a, "bad_request", queries.map(|q| ("message:history", q))).await;
     for limit in [1, 100] {
         let ack = a
             .emit("message:history", json!({"room": "lobby", "limit": limit}))
@@ -492,8 +401,7 @@ async fn history_with_both_cursors_or_a_limit_outside_1_to_100_is_bad_request(ap
 }
 
 async fn history_needs_read_access_but_no_join(app: TestApp) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
+    let [amy, bob] = app.create_agents(["amy", "bob"]).await;
     let olga = app.create_agent("olga", "observer").await;
     let a = joined(&app, &amy, "lobby").await;
     send(&a, "lobby", "public words").await;
@@ -511,9 +419,6 @@ async fn history_needs_read_access_but_no_join(app: TestApp) {
         );
     }
 }
-
-// ---------------------------------------------------------------------------------------
-// dm:send
 
 crate::on_both_backends!(
     a_send_is_acknowledged_only_once_it_is_stored,

@@ -9,11 +9,13 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::fleet::{
-    Acked, Balancer, Fleet, HubProcess, Library, NodePair, RestProducer, add_producer_acks,
-    agent_key, assert_came_back_with_everything, create_room,
+use crate::support::fleet::{
+    Acked, Balancer, Fleet, Library, RestProducer, add_producer_acks,
+    assert_came_back_with_everything,
 };
-use crate::helpers::{Backend, TestDb};
+use crate::support::processes::{HubProcess, NodePair};
+use crate::support::services::OwnPostgres;
+use crate::support::*;
 
 const ROOMS: [&str; 5] = ["r0", "r1", "r2", "r3", "r4"];
 
@@ -47,18 +49,20 @@ struct Agents {
 }
 
 async fn agents(base: &str, admin: &str) -> Agents {
+    let api = Api::new(base);
+    let agent_key = async |name: String| api.create_agent(admin, &name, "agent").await.0;
     let mut js = Vec::new();
     for i in 0..10 {
-        js.push(agent_key(base, admin, &format!("js{i}")).await);
+        js.push(agent_key(format!("js{i}")).await);
     }
     let mut py = Vec::new();
     for i in 0..3 {
-        py.push(agent_key(base, admin, &format!("py{i}")).await);
+        py.push(agent_key(format!("py{i}")).await);
     }
-    let socket_producer = agent_key(base, admin, "psock").await;
-    let rest_producer = agent_key(base, admin, "prest").await;
+    let socket_producer = agent_key("psock".into()).await;
+    let rest_producer = agent_key("prest".into()).await;
     for room in ROOMS {
-        create_room(base, &rest_producer, room).await;
+        api.create_room(&rest_producer, room).await;
     }
     Agents {
         js,
@@ -68,15 +72,24 @@ async fn agents(base: &str, admin: &str) -> Agents {
     }
 }
 
-/// After the restart: let the producers go on, stop the REST one, and check both fleets.
-/// A message the socket producer had acknowledged by the first report is required (it had
-/// a second and a half to arrive); later ones may still be in flight.
-async fn settle_and_check(
-    js: &mut Fleet,
-    py: &mut Fleet,
-    rest: RestProducer,
-    before_restart: usize,
+/// Restarts `hub` (SIGTERM, start, ready) and waits until every socket of both fleets is back
+/// after at least `connects` connections each.
+async fn restart_under_fleets(
+    hub: &mut HubProcess,
+    (js, py): (&mut Fleet, &mut Fleet),
+    connects: u64,
 ) {
+    hub.terminate().await;
+    hub.restart().await;
+    hub.wait_ready(Duration::from_secs(30)).await;
+    js.wait_all_back(connects, Duration::from_secs(30)).await;
+    py.wait_all_back(connects, Duration::from_secs(30)).await;
+}
+
+/// After the restart: let the producers go on, stop the REST one, check both fleets, and
+/// stop them. A message the socket producer had acknowledged by the first report is required
+/// (it had a second and a half to arrive); later ones may still be in flight.
+async fn settle_and_check(mut js: Fleet, mut py: Fleet, rest: RestProducer, before_restart: usize) {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let mut expected: Acked = rest.finish().await;
     let total: usize = expected.values().map(|m| m.len()).sum();
@@ -98,6 +111,8 @@ async fn settle_and_check(
     let py_report = py.report().await;
     assert_came_back_with_everything(&js_report, &expected);
     assert_came_back_with_everything(&py_report, &expected);
+    js.stop().await;
+    py.stop().await;
 }
 
 /// Starts both fleets on `url` (`js` + `py` sockets, the JS one with the socket producer),
@@ -137,15 +152,8 @@ async fn a_restart_under_live_stock_clients_brings_every_one_back_with_nothing_m
     let before = rest.count().await;
     assert!(before > 0, "the REST producer is running");
 
-    hub.terminate().await;
-    hub.restart().await;
-    hub.wait_ready(Duration::from_secs(30)).await;
-    js.wait_all_back(2, Duration::from_secs(30)).await;
-    py.wait_all_back(2, Duration::from_secs(30)).await;
-
-    settle_and_check(&mut js, &mut py, rest, before).await;
-    js.stop().await;
-    py.stop().await;
+    restart_under_fleets(&mut hub, (&mut js, &mut py), 2).await;
+    settle_and_check(js, py, rest, before).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -161,21 +169,15 @@ async fn a_rolling_deploy_behind_a_load_balancer_brings_every_websocket_client_b
     let before = rest.count().await;
 
     for node in [&mut nodes.one, &mut nodes.two] {
-        node.terminate().await;
-        node.restart().await;
-        node.wait_ready(Duration::from_secs(30)).await;
         // Everyone is back (on either node) before the next node goes.
-        js.wait_all_back(1, Duration::from_secs(30)).await;
-        py.wait_all_back(1, Duration::from_secs(30)).await;
+        restart_under_fleets(node, (&mut js, &mut py), 1).await;
     }
-    settle_and_check(&mut js, &mut py, rest, before).await;
-    js.stop().await;
-    py.stop().await;
+    settle_and_check(js, py, rest, before).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn clients_get_back_by_themselves_after_a_restart_during_a_database_outage() {
-    let pg = crate::operations::OwnPostgres::new();
+    let pg = OwnPostgres::new();
     pg.start();
     let dir = tempfile::tempdir().unwrap();
     let (mut hub, admin) = HubProcess::start(dir.path(), &pg.url(), &[]).await;

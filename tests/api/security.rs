@@ -4,18 +4,14 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{Backend, TestApp, expect_error, spawn_app_with};
-use crate::sio::{Refused, Sio};
+use crate::support::sio::refusal;
+use crate::support::*;
 
 const EVIL: &str = "http://evil.com";
 const FRIEND: &str = "https://app.example.com";
 
 async fn app_allowing_friend() -> TestApp {
     spawn_app_with(Backend::Sqlite, |s| s.allowed_origins = FRIEND.into()).await
-}
-
-fn polling_handshake(app: &TestApp) -> reqwest::RequestBuilder {
-    app.http.get(app.url("/socket.io/?EIO=4&transport=polling"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -96,11 +92,11 @@ async fn socket_io_polling_from_an_unlisted_origin_is_refused_with_403() {
 async fn a_websocket_upgrade_from_an_unlisted_origin_is_refused_with_403() {
     let app = app_allowing_friend().await;
     let auth = Some(json!({"token": app.admin_key}));
-    match Sio::connect_with(app.addr, auth.clone(), &[("origin", EVIL)]).await {
-        Err(Refused::Http(status)) => assert_eq!(status, 403),
-        Err(other) => panic!("expected HTTP 403, got {other:?}"),
-        Ok(_) => panic!("a WebSocket from evil.com connected"),
-    }
+    assert_eq!(
+        refusal(app.addr, auth.clone(), &[("origin", EVIL)]).await,
+        Refused::Http(403),
+        "a WebSocket from evil.com"
+    );
     assert!(
         Sio::connect_with(app.addr, auth, &[("origin", FRIEND)])
             .await

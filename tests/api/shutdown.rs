@@ -2,7 +2,7 @@
 //! sockets are closed, the process exits 0 within SHUTDOWN_TIMEOUT_SECONDS, and every message
 //! that was acknowledged is in the database.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,45 +11,32 @@ use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::json;
 use tokio::sync::Mutex;
 
-use crate::helpers::{Backend, JWT_SECRET, TestDb};
-use crate::sio::Sio;
-
-const BIN: &str = env!("CARGO_BIN_EXE_agenthub");
+use crate::support::processes::{agenthub, free_port, read_banner_key, sigterm};
+use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_during_a_burst_loses_no_acknowledged_message() {
     let db = TestDb::new(Backend::Postgres).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(BIN)
-        .current_dir(db.dir.path())
-        .env_clear()
+    let port = free_port();
+    // No subcommand: serving is the default.
+    let mut child = agenthub(db.dir.path())
         .env("HOST", "127.0.0.1")
         .env("PORT", port.to_string())
         .env("DATABASE_URL", &db.url)
         .env("JWT_SECRET", JWT_SECRET)
         .env("SHUTDOWN_TIMEOUT_SECONDS", "5")
         .env("RATE_LIMIT_WS_EVENTS_PER_SEC", "10000")
-        .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let key = crate::helpers::read_banner_key(stdout).await;
+    let key = read_banner_key(stdout).await;
     let base = format!("http://127.0.0.1:{port}");
     let addr = format!("127.0.0.1:{port}").parse().unwrap();
 
     let mut sockets = Vec::new();
     for _ in 0..4 {
-        let s = Sio::connect(addr, &key).await;
-        assert_eq!(
-            s.emit("room:join", json!({"room": "burst"})).await["ok"],
-            true
-        );
-        sockets.push(Arc::new(s));
+        sockets.push(Arc::new(Sio::joined(addr, &key, "burst").await));
     }
     // Each socket sends until it gets no ack; it remembers what was acknowledged.
     let acked: Arc<Mutex<Vec<(i64, String)>>> = Arc::default();
@@ -83,11 +70,7 @@ async fn sigterm_during_a_burst_loses_no_acknowledged_message() {
     assert!(before > 0, "the burst is running");
 
     let stopped_at = Instant::now();
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    assert!(sigterm(&child));
 
     // Readiness turns 503 while the node drains (fresh connections, no pooling).
     let probe = reqwest::Client::builder()

@@ -6,13 +6,14 @@ use chrono::{Duration, Utc};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::agents::*;
-use crate::helpers::{TestApp, expect_error};
+use crate::support::*;
 
 async fn tokens_are_created_by_an_admin_or_the_agent_itself(app: TestApp) {
     let amy = app.create_agent("amy", "agent").await;
 
-    let token = create_token(&app, &app.admin_key, "amy", json!({"name": "ci"})).await;
+    let token = app
+        .create_token(&app.admin_key, "amy", json!({"name": "ci"}))
+        .await;
     let obj = token.as_object().unwrap();
     assert_eq!(obj.len(), CREATED_TOKEN_FIELDS.len(), "{token}");
     for field in CREATED_TOKEN_FIELDS {
@@ -25,18 +26,18 @@ async fn tokens_are_created_by_an_admin_or_the_agent_itself(app: TestApp) {
     assert_eq!(token["expires_at"], Value::Null);
     assert_timestamp(&token["created_at"]);
     assert!(uuid::Uuid::parse_str(token["id"].as_str().unwrap()).is_ok());
-    let me = json_of(app.get("/api/v1/me", key).await, StatusCode::OK).await;
+    let me = expect_json(app.get("/api/v1/me", key).await, StatusCode::OK).await;
     assert_eq!(me["name"], "amy", "the key authenticates its agent");
 
     // The agent itself, with an expiry (with its API key: a JWT may not, SPEC §6).
     let before = Utc::now();
-    let own = create_token(
-        &app,
-        &amy,
-        "amy",
-        json!({"name": "laptop", "expires_in_days": 30}),
-    )
-    .await;
+    let own = app
+        .create_token(
+            &amy,
+            "amy",
+            json!({"name": "laptop", "expires_in_days": 30}),
+        )
+        .await;
     assert_key_shape(own["key"].as_str().unwrap());
     let expires =
         chrono::DateTime::parse_from_rfc3339(own["expires_at"].as_str().unwrap()).unwrap();
@@ -60,7 +61,7 @@ async fn tokens_are_created_by_an_admin_or_the_agent_itself(app: TestApp) {
         .send()
         .await
         .unwrap();
-    let bare = json_of(res, StatusCode::CREATED).await;
+    let bare = expect_json(res, StatusCode::CREATED).await;
     assert_key_shape(bare["key"].as_str().unwrap());
     assert!(bare["name"].as_str().is_some_and(|n| !n.is_empty()));
 
@@ -84,13 +85,12 @@ async fn create_token_refuses_bad_input_and_unknown_agents(app: TestApp) {
         json!({"name": "x".repeat(129)}),
         json!({"key": "ahk_chosen_by_the_client_aaaaaaaaaaaaaaaaaaaaaaa"}),
     ];
-    for body in bodies {
-        let res = app
-            .post("/api/v1/agents/amy/tokens", &app.admin_key, body.clone())
-            .await;
-        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{body}");
-        expect_error(res, StatusCode::BAD_REQUEST, "bad_request").await;
-    }
+    expect_refusals(
+        &app,
+        StatusCode::BAD_REQUEST,
+        bodies.map(|body| Call::post("/api/v1/agents/amy/tokens", &app.admin_key, body)),
+    )
+    .await;
     assert_eq!(
         tokens_of(&app, "amy").await.len(),
         1,
@@ -105,10 +105,12 @@ async fn create_token_refuses_bad_input_and_unknown_agents(app: TestApp) {
 
 async fn token_lists_never_show_keys(app: TestApp) {
     let amy = app.create_agent("amy", "agent").await;
-    let created = create_token(&app, &app.admin_key, "amy", json!({"name": "second"})).await;
+    let created = app
+        .create_token(&app.admin_key, "amy", json!({"name": "second"}))
+        .await;
 
     for credential in [&app.admin_key, &amy] {
-        let list = json_of(
+        let list = expect_json(
             app.get("/api/v1/agents/amy/tokens", credential).await,
             StatusCode::OK,
         )
@@ -150,13 +152,8 @@ async fn token_lists_never_show_keys(app: TestApp) {
 async fn token_lists_page_with_a_cursor(app: TestApp) {
     app.create_agent("amy", "agent").await;
     for n in 0..3 {
-        create_token(
-            &app,
-            &app.admin_key,
-            "amy",
-            json!({"name": format!("t{n}")}),
-        )
-        .await;
+        app.create_token(&app.admin_key, "amy", json!({"name": format!("t{n}")}))
+            .await;
     }
     let all: Vec<Value> = tokens_of(&app, "amy")
         .await
@@ -167,7 +164,7 @@ async fn token_lists_page_with_a_cursor(app: TestApp) {
     let mut seen = Vec::new();
     let mut path = "/api/v1/agents/amy/tokens?limit=1".to_owned();
     loop {
-        let page = json_of(app.get(&path, &app.admin_key).await, StatusCode::OK).await;
+        let page = expect_json(app.get(&path, &app.admin_key).await, StatusCode::OK).await;
         let tokens = page["tokens"].as_array().unwrap();
         assert_eq!(tokens.len(), 1, "{page}");
         seen.push(tokens[0]["id"].clone());
@@ -182,7 +179,9 @@ async fn token_lists_page_with_a_cursor(app: TestApp) {
 
 async fn tokens_are_revoked_by_their_owner_or_an_admin(app: TestApp) {
     let amy = app.create_agent("amy", "agent").await;
-    let spare = create_token(&app, &amy, "amy", json!({"name": "spare"})).await;
+    let spare = app
+        .create_token(&amy, "amy", json!({"name": "spare"}))
+        .await;
     let spare_key = spare["key"].as_str().unwrap();
     let spare_id = spare["id"].as_str().unwrap();
     let first_id = tokens_of(&app, "amy").await[0]["id"]
@@ -237,8 +236,7 @@ async fn tokens_are_revoked_by_their_owner_or_an_admin(app: TestApp) {
 }
 
 async fn revoking_what_the_caller_may_not_see_is_not_found(app: TestApp) {
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
+    let [amy, bob] = app.create_agents(["amy", "bob"]).await;
     let olga = app.create_agent("olga", "observer").await;
     let amy_token = tokens_of(&app, "amy").await[0]["id"]
         .as_str()
@@ -250,12 +248,10 @@ async fn revoking_what_the_caller_may_not_see_is_not_found(app: TestApp) {
         .to_owned();
 
     // Another agent's token looks like one that does not exist.
+    let mut calls = Vec::new();
     for credential in [&bob, &olga] {
         for id in [&amy_token, &admin_token] {
-            let res = app
-                .delete(&format!("/api/v1/tokens/{id}"), credential)
-                .await;
-            expect_error(res, StatusCode::NOT_FOUND, "not_found").await;
+            calls.push(Call::delete(format!("/api/v1/tokens/{id}"), credential));
         }
     }
     let unknown = uuid::Uuid::now_v7();
@@ -266,12 +262,10 @@ async fn revoking_what_the_caller_may_not_see_is_not_found(app: TestApp) {
         "%27%20OR%201=1".into(),
     ] {
         for credential in [&app.admin_key, &amy] {
-            let res = app
-                .delete(&format!("/api/v1/tokens/{id}"), credential)
-                .await;
-            expect_error(res, StatusCode::NOT_FOUND, "not_found").await;
+            calls.push(Call::delete(format!("/api/v1/tokens/{id}"), credential));
         }
     }
+    expect_refusals(&app, StatusCode::NOT_FOUND, calls).await;
     expect_unauthenticated(
         &app,
         Method::DELETE,
@@ -294,8 +288,7 @@ async fn revoking_what_the_caller_may_not_see_is_not_found(app: TestApp) {
 /// another agent, an observer (itself and another), and nobody.
 async fn the_authorization_matrix_holds(app: TestApp) {
     use StatusCode as S;
-    let amy = app.create_agent("amy", "agent").await;
-    let bob = app.create_agent("bob", "agent").await;
+    let [amy, bob] = app.create_agents(["amy", "bob"]).await;
     let olga = app.create_agent("olga", "observer").await;
     let admin = app.admin_key.clone();
 
@@ -380,7 +373,7 @@ async fn the_authorization_matrix_holds(app: TestApp) {
         ("amy", S::NO_CONTENT),
         ("admin", S::NO_CONTENT),
     ] {
-        let id = create_token(&app, &admin, "amy", json!({})).await["id"].clone();
+        let id = app.create_token(&admin, "amy", json!({})).await["id"].clone();
         let id = id.as_str().unwrap();
         let res = app
             .delete(&format!("/api/v1/tokens/{id}"), &key_of(who))
@@ -394,7 +387,7 @@ async fn the_authorization_matrix_holds(app: TestApp) {
             "{who}: {token}"
         );
     }
-    let olga_token = create_token(&app, &olga, "olga", json!({})).await;
+    let olga_token = app.create_token(&olga, "olga", json!({})).await;
     let res = app
         .delete(
             &format!("/api/v1/tokens/{}", olga_token["id"].as_str().unwrap()),

@@ -1,212 +1,23 @@
-//! Real processes for the restart tests: `agenthub serve` nodes that can be stopped and
-//! started again on the same port, fleets of stock Socket.IO clients (`clients/node/fleet.mjs`,
-//! `clients/python/fleet.py`) driven over their stdin/stdout, a REST producer that retries
-//! with `client_id`, and a round-robin TCP load balancer.
+//! Fleets of stock Socket.IO clients (`clients/node/fleet.mjs`, `clients/python/fleet.py`) in
+//! OS processes driven over their stdin/stdout, a REST producer that retries with
+//! `client_id`, a round-robin TCP load balancer, and the check that a fleet came back from a
+//! restart with everything.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{ChildStdin, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, mpsc};
 
-use crate::helpers::JWT_SECRET;
+use super::processes::KillOnDrop;
 
-const BIN: &str = env!("CARGO_BIN_EXE_agenthub");
 const CLIENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/clients");
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// One `agenthub serve` process on a fixed port; killed when dropped.
-pub struct HubProcess {
-    pub port: u16,
-    env: Vec<(String, String)>,
-    dir: std::path::PathBuf,
-    child: Option<Child>,
-}
-
-impl Drop for HubProcess {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// Two ready nodes on one database, joined over the shared Redis under a prefix of their own,
-/// whose keys are removed when the pair is dropped.
-pub struct NodePair {
-    pub one: HubProcess,
-    pub two: HubProcess,
-    /// The bootstrap admin's key.
-    pub admin: String,
-    redis: String,
-    prefix: String,
-}
-
-impl NodePair {
-    pub async fn start(db: &crate::helpers::TestDb) -> NodePair {
-        let redis = crate::cluster::shared_redis_url();
-        let prefix = format!("ahtest-{}", uuid::Uuid::new_v4().simple());
-        let env = [
-            ("REDIS_URL", redis.as_str()),
-            ("REDIS_PREFIX", prefix.as_str()),
-        ];
-        let (one, admin) = HubProcess::start(db.dir.path(), &db.url, &env).await;
-        one.wait_ready(Duration::from_secs(30)).await;
-        let two = HubProcess::join(db.dir.path(), &db.url, &env).await;
-        two.wait_ready(Duration::from_secs(30)).await;
-        NodePair {
-            one,
-            two,
-            admin,
-            redis,
-            prefix,
-        }
-    }
-}
-
-impl Drop for NodePair {
-    fn drop(&mut self) {
-        self.one.kill();
-        self.two.kill();
-        crate::cluster::remove_redis_keys(&self.redis, &self.prefix);
-    }
-}
-
-impl HubProcess {
-    /// Starts the first node on an empty `database_url` (plus `env`); returns it and the
-    /// bootstrap admin's key from its banner.
-    pub async fn start(dir: &Path, database_url: &str, env: &[(&str, &str)]) -> (Self, String) {
-        let (hub, key) = Self::launch(dir, database_url, env, true).await;
-        (hub, key.expect("a fresh database prints the admin key"))
-    }
-
-    /// Starts another node on a database that is already set up (it prints no banner).
-    pub async fn join(dir: &Path, database_url: &str, env: &[(&str, &str)]) -> Self {
-        Self::launch(dir, database_url, env, false).await.0
-    }
-
-    async fn launch(
-        dir: &Path,
-        database_url: &str,
-        env: &[(&str, &str)],
-        read_banner: bool,
-    ) -> (Self, Option<String>) {
-        let mut env: Vec<(String, String)> = env
-            .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into()))
-            .collect();
-        env.push(("DATABASE_URL".into(), database_url.into()));
-        let mut hub = HubProcess {
-            port: free_port(),
-            env,
-            dir: dir.to_path_buf(),
-            child: None,
-        };
-        let key = hub.spawn(read_banner).await;
-        (hub, key)
-    }
-
-    pub fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        format!("127.0.0.1:{}", self.port).parse().unwrap()
-    }
-
-    async fn spawn(&mut self, read_banner: bool) -> Option<String> {
-        let mut child = Command::new(BIN)
-            .arg("serve")
-            .current_dir(&self.dir)
-            .env_clear()
-            .env("RUST_LOG", "warn")
-            .env("HOST", "127.0.0.1")
-            .env("PORT", self.port.to_string())
-            .env("JWT_SECRET", JWT_SECRET)
-            .env("SHUTDOWN_TIMEOUT_SECONDS", "5")
-            // The producers post faster than an agent's default REST quota.
-            .env("RATE_LIMIT_REST_AUTH_PER_MIN", "1000000")
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdout(if read_banner {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("agenthub starts");
-        let key = if read_banner {
-            Some(crate::helpers::read_banner_key(child.stdout.take().unwrap()).await)
-        } else {
-            None
-        };
-        self.child = Some(child);
-        key
-    }
-
-    /// Waits until `/readyz` answers 200.
-    pub async fn wait_ready(&self, limit: Duration) {
-        let http = reqwest::Client::new();
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Ok(res) = http.get(format!("{}/readyz", self.base())).send().await
-                && res.status() == StatusCode::OK
-            {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "node on {} not ready in {limit:?}",
-                self.port
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// SIGTERM, then waits for the exit and checks it was clean and in time.
-    pub async fn terminate(&mut self) {
-        let mut child = self.child.take().expect("running");
-        let term = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(term.success());
-        let started = Instant::now();
-        let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
-            .await
-            .unwrap();
-        assert_eq!(status.code(), Some(0), "a clean exit after SIGTERM");
-        assert!(
-            started.elapsed() < Duration::from_secs(5 + 2),
-            "exit within the timeout"
-        );
-    }
-
-    /// Starts the same node again on the same port and database (no banner: not empty).
-    pub async fn restart(&mut self) {
-        assert!(self.child.is_none(), "terminate first");
-        self.spawn(false).await;
-    }
-}
 
 /// Which client library a fleet runs.
 #[derive(Debug, Clone, Copy)]
@@ -219,17 +30,10 @@ pub enum Library {
 /// program's header); its stdout lines arrive as JSON values.
 pub struct Fleet {
     library: Library,
-    child: Child,
+    child: KillOnDrop,
     stdin: ChildStdin,
     lines: mpsc::UnboundedReceiver<Value>,
     _plan: tempfile::NamedTempFile,
-}
-
-impl Drop for Fleet {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Fleet {
@@ -287,7 +91,7 @@ impl Fleet {
         });
         Fleet {
             library,
-            child,
+            child: KillOnDrop(child),
             stdin,
             lines,
             _plan: file,
@@ -347,7 +151,7 @@ impl Fleet {
     pub async fn stop(mut self) {
         let _ = writeln!(self.stdin, "stop");
         let _ = self.stdin.flush();
-        let mut child = std::mem::replace(&mut self.child, Command::new("true").spawn().unwrap());
+        let mut child = std::mem::replace(&mut self.child.0, Command::new("true").spawn().unwrap());
         let _ = tokio::task::spawn_blocking(move || child.wait()).await;
     }
 }
@@ -468,42 +272,6 @@ impl Balancer {
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
-}
-
-/// Creates an agent with an API key over REST as the admin.
-pub async fn agent_key(base: &str, admin: &str, name: &str) -> String {
-    let http = reqwest::Client::new();
-    let res = http
-        .post(format!("{base}/api/v1/agents"))
-        .bearer_auth(admin)
-        .json(&json!({"name": name}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED, "creating {name}");
-    let res = http
-        .post(format!("{base}/api/v1/agents/{name}/tokens"))
-        .bearer_auth(admin)
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
-    res.json::<Value>().await.unwrap()["key"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-pub async fn create_room(base: &str, key: &str, name: &str) {
-    let res = reqwest::Client::new()
-        .post(format!("{base}/api/v1/rooms"))
-        .bearer_auth(key)
-        .json(&json!({"name": name}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED, "creating room {name}");
 }
 
 /// Server refusals a stock client never comes back from by itself: none may ever reach a

@@ -16,6 +16,9 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 /// How long a test waits for something that should happen.
 pub const WAIT: Duration = Duration::from_secs(5);
 
+/// How long a test waits to see that something does not happen.
+pub const QUIET: Duration = Duration::from_millis(300);
+
 pub struct Sio {
     out: mpsc::UnboundedSender<Message>,
     events: Arc<Mutex<Vec<(String, Value)>>>,
@@ -39,7 +42,7 @@ pub enum Ending {
 }
 
 /// Why a connection attempt did not produce a socket.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum Refused {
     /// `connect_error` with this message.
     ConnectError(String),
@@ -77,35 +80,9 @@ impl Sio {
             Err(e) => panic!("websocket connect failed: {e}"),
         };
         let (mut sink, mut stream) = ws.split();
-        // Engine.IO open packet.
-        match tokio::time::timeout(WAIT, stream.next()).await {
-            Ok(Some(Ok(Message::Text(t)))) if t.starts_with('0') => {}
-            other => panic!("expected an Engine.IO open packet, got {other:?}"),
-        }
-        let connect = match &auth {
-            Some(a) => format!("40{a}"),
-            None => "40".to_owned(),
-        };
-        sink.send(Message::text(connect)).await.unwrap();
-        loop {
-            match tokio::time::timeout(WAIT, stream.next()).await {
-                Ok(Some(Ok(Message::Text(t)))) => {
-                    if t.starts_with("40") {
-                        break;
-                    }
-                    if let Some(err) = t.strip_prefix("44") {
-                        let v: Value = serde_json::from_str(err).unwrap();
-                        return Err(Refused::ConnectError(
-                            v["message"].as_str().unwrap_or("").to_owned(),
-                        ));
-                    }
-                    if t.as_str() == "2" {
-                        sink.send(Message::text("3")).await.unwrap();
-                    }
-                }
-                other => panic!("expected a connect answer, got {other:?}"),
-            }
-        }
+        connect_namespace(&mut sink, &mut stream, auth.as_ref())
+            .await
+            .map_err(Refused::ConnectError)?;
         let (out, mut out_rx) = mpsc::unbounded_channel::<Message>();
         tokio::spawn(async move {
             while let Some(m) = out_rx.recv().await {
@@ -185,9 +162,27 @@ impl Sio {
         })
     }
 
+    /// A socket of `token` at `addr` that has joined `room` (asserting an ok ack).
+    pub async fn joined(addr: SocketAddr, token: &str, room: &str) -> Sio {
+        let s = Sio::connect(addr, token).await;
+        let ack = s.emit("room:join", serde_json::json!({"room": room})).await;
+        assert_eq!(ack["ok"], true, "an ok ack: {ack}");
+        s
+    }
+
     /// Emits an event with an ack callback and returns the ack's first argument.
     pub async fn emit(&self, event: &str, data: Value) -> Value {
         self.emit_args(event, vec![data]).await
+    }
+
+    /// `message:send` with `payload`, and its ack.
+    pub async fn send_message(&self, payload: Value) -> Value {
+        self.emit("message:send", payload).await
+    }
+
+    /// `dm:send` with `payload`, and its ack.
+    pub async fn send_dm(&self, payload: Value) -> Value {
+        self.emit("dm:send", payload).await
     }
 
     /// Emits an event with any arguments and waits for its ack.
@@ -233,23 +228,9 @@ impl Sio {
 
     /// Waits for the next `name` event and returns its data.
     pub async fn next_event(&self, name: &str) -> Value {
-        tokio::time::timeout(WAIT, async {
-            loop {
-                let notified = self.arrived.notified();
-                {
-                    let mut events = self.events.lock().await;
-                    if let Some(i) = events.iter().position(|(n, _)| n == name) {
-                        return events.remove(i).1;
-                    }
-                }
-                if *self.closed.borrow() {
-                    panic!("socket closed while waiting for {name}");
-                }
-                notified.await;
-            }
-        })
-        .await
-        .unwrap_or_else(|_| panic!("no {name} event within {WAIT:?}"))
+        tokio::time::timeout(WAIT, self.next_event_quiet(name))
+            .await
+            .unwrap_or_else(|_| panic!("no {name} event within {WAIT:?}"))
     }
 
     /// Waits, without a time limit of its own, for the next `name` event (wrap it in a
@@ -312,10 +293,84 @@ impl Sio {
         *self.closed.borrow()
     }
 
+    /// Asserts that the socket is still connected and answers events.
+    pub async fn assert_alive(&self) {
+        assert!(!self.is_closed().await, "the socket is still connected");
+        let ack = self
+            .emit("presence:set", serde_json::json!({"status": "online"}))
+            .await;
+        assert_eq!(ack["ok"], true, "an ok ack: {ack}");
+    }
+
     /// Disconnects like a client that leaves.
     pub async fn close(self) {
         self.send_text("1");
         let _ = self.out.send(Message::Close(None));
         let _ = self.closed_within(Duration::from_secs(2)).await;
+    }
+}
+
+type WsStream =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The Engine.IO open packet, then the Socket.IO CONNECT with `auth` (answering pings
+/// meanwhile): `Ok` when the namespace connect succeeds, else the `connect_error` message.
+async fn connect_namespace(
+    sink: &mut futures_util::stream::SplitSink<WsStream, Message>,
+    stream: &mut futures_util::stream::SplitStream<WsStream>,
+    auth: Option<&Value>,
+) -> Result<(), String> {
+    match tokio::time::timeout(WAIT, stream.next()).await {
+        Ok(Some(Ok(Message::Text(t)))) if t.starts_with('0') => {}
+        other => panic!("expected an Engine.IO open packet, got {other:?}"),
+    }
+    let connect = match auth {
+        Some(a) => format!("40{a}"),
+        None => "40".to_owned(),
+    };
+    sink.send(Message::text(connect)).await.unwrap();
+    loop {
+        match tokio::time::timeout(WAIT, stream.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) => {
+                if t.starts_with("40") {
+                    return Ok(());
+                }
+                if let Some(err) = t.strip_prefix("44") {
+                    let v: Value = serde_json::from_str(err).unwrap();
+                    return Err(v["message"].as_str().unwrap_or("").to_owned());
+                }
+                if t.as_str() == "2" {
+                    sink.send(Message::text("3")).await.unwrap();
+                }
+            }
+            other => panic!("expected a connect answer, got {other:?}"),
+        }
+    }
+}
+
+/// A Socket.IO handshake at a URL of our own (query parameters included): `Ok` when the
+/// namespace connect succeeds, else the `connect_error` message.
+pub async fn handshake_at(url: &str, auth: Option<Value>) -> Result<(), String> {
+    let (ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("websocket upgrade");
+    let (mut sink, mut stream) = ws.split();
+    connect_namespace(&mut sink, &mut stream, auth.as_ref()).await
+}
+
+/// Why a handshake with `auth` and `headers` was refused; panics if it connected.
+pub async fn refusal(addr: SocketAddr, auth: Option<Value>, headers: &[(&str, &str)]) -> Refused {
+    match Sio::connect_with(addr, auth.clone(), headers).await {
+        Err(refused) => refused,
+        Ok(_) => panic!("{auth:?} / {headers:?} connected"),
+    }
+}
+
+/// The `connect_error` message of a handshake with `{"token": token}`; panics otherwise.
+pub async fn token_refusal(addr: SocketAddr, token: &str) -> String {
+    let auth = Some(serde_json::json!({"token": token}));
+    match refusal(addr, auth.clone(), &[]).await {
+        Refused::ConnectError(m) => m,
+        other => panic!("{auth:?}: refused with {other:?}, not connect_error"),
     }
 }
