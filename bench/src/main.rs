@@ -26,7 +26,8 @@ struct Args {
     /// The `agenthub` binary to start.
     #[arg(long, default_value = "target/release/agenthub")]
     bin: PathBuf,
-    #[arg(long, default_value_t = 3990)]
+    /// The server's port; a free one when 0.
+    #[arg(long, default_value_t = 0)]
     port: u16,
     /// `DATABASE_URL` of the server; the embedded SQLite default when absent.
     #[arg(long)]
@@ -90,9 +91,13 @@ fn parse_setting(s: &str) -> Result<(String, String), String> {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let dir = tempfile::tempdir()?;
+    let port = match args.port {
+        0 => std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port(),
+        port => port,
+    };
     let spec = ServerSpec {
         bin: args.bin.clone(),
-        port: args.port,
+        port,
         database_url: args.database_url.clone(),
         redis_url: None,
         cpu: args.server_cpu,

@@ -10,7 +10,7 @@ use super::Hub;
 use crate::auth::Caller;
 use crate::error::{Error, Result};
 use crate::model::{AgentRef, MessageView, Room};
-use crate::store::{HistoryPage, HistoryQuery, NewMessage, SendOutcome};
+use crate::store::{HistoryPage, HistoryQuery, NewMessage, OnCommit, SendOutcome};
 
 /// Serialized metadata may not exceed this many bytes (SPEC §3).
 pub const MAX_METADATA_BYTES: usize = 4096;
@@ -167,6 +167,22 @@ impl Hub {
         origin: Origin<'_>,
     ) -> Result<Posted> {
         caller.require_poster(room)?;
+        let sender = AgentRef::from_model(&caller.agent);
+        // Broadcast from the write path, in commit order (see `deliver_in_order`).
+        let on_commit: OnCommit = {
+            let deliveries = self.deliveries.clone();
+            let room = room.name.clone();
+            let sender = sender.clone();
+            let except = origin.socket.map(str::to_owned);
+            Box::new(move |stored| {
+                let message = MessageView::from_model(room.as_str(), stored.clone(), sender);
+                let _ = deliveries.send(super::Delivery {
+                    room,
+                    message,
+                    except,
+                });
+            })
+        };
         let SendOutcome { message, duplicate } = self
             .store
             .send_message(NewMessage {
@@ -175,13 +191,12 @@ impl Hub {
                 body: message.body,
                 metadata: message.metadata,
                 client_id: message.client_id,
+                on_commit: Some(on_commit),
             })
             .await?;
-        let sender = AgentRef::from_model(&caller.agent);
         let message = MessageView::from_model(room.name.as_str(), message, sender);
         if !duplicate {
             self.metrics.message_sent(origin.received.elapsed());
-            self.fanout.deliver(room, &message, origin.socket).await;
         }
         Ok(Posted { message, duplicate })
     }

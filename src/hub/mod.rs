@@ -21,7 +21,7 @@ pub use outbound::{BoxFuture, Fanout, KickTarget, NoSockets};
 
 use crate::config::Settings;
 
-use crate::model::AuditType;
+use crate::model::{AuditType, MessageView, RoomName};
 use crate::store::{NewAuditEvent, Store};
 use crate::telemetry::Metrics;
 
@@ -36,9 +36,33 @@ pub struct Hub {
     pub settings: Arc<Settings>,
     /// Reaches live sockets: broadcasts and kicks.
     pub fanout: Arc<dyn Fanout>,
+    /// Stored messages on their way to `fanout`, in commit order (see [`deliver_in_order`]).
+    deliveries: tokio::sync::mpsc::UnboundedSender<Delivery>,
     pub metrics: Arc<Metrics>,
     /// When each type of throttled audit event was last written per IP or agent.
     throttled_audits: Arc<Mutex<Throttled>>,
+}
+
+/// A stored message to broadcast.
+struct Delivery {
+    room: RoomName,
+    message: MessageView,
+    /// The socket that sent it (it gets the ack instead).
+    except: Option<String>,
+}
+
+/// Broadcasts stored messages one after another, in the order the write path committed them:
+/// the senders of one batch wake in any order, so if each broadcast its own message, a
+/// room's readers could see seq 5 before seq 4 (and a DM overtaken by a later message).
+async fn deliver_in_order(
+    fanout: Arc<dyn Fanout>,
+    mut queue: tokio::sync::mpsc::UnboundedReceiver<Delivery>,
+) {
+    while let Some(d) = queue.recv().await {
+        fanout
+            .deliver(&d.room, &d.message, d.except.as_deref())
+            .await;
+    }
 }
 
 /// When each throttled audit key was last written; expired keys are dropped at most once
@@ -78,10 +102,13 @@ impl Hub {
         fanout: Arc<dyn Fanout>,
         metrics: Arc<Metrics>,
     ) -> Self {
+        let (deliveries, queue) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(deliver_in_order(fanout.clone(), queue));
         Self {
             store,
             settings,
             fanout,
+            deliveries,
             metrics,
             throttled_audits: Arc::default(),
         }

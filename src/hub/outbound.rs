@@ -7,7 +7,7 @@ use std::pin::Pin;
 
 use uuid::Uuid;
 
-use crate::model::{AgentRef, MessageView, Room};
+use crate::model::{AgentRef, MessageView, RoomName};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -25,7 +25,7 @@ pub trait Fanout: Send + Sync {
     /// room to every socket of its two agents; never to the `except` socket (its id).
     fn deliver<'a>(
         &'a self,
-        room: &'a Room,
+        room: &'a RoomName,
         message: &'a MessageView,
         except: Option<&'a str>,
     ) -> BoxFuture<'a, ()>;
@@ -48,7 +48,7 @@ pub struct NoSockets;
 impl Fanout for NoSockets {
     fn deliver<'a>(
         &'a self,
-        _: &'a Room,
+        _: &'a RoomName,
         _: &'a MessageView,
         _: Option<&'a str>,
     ) -> BoxFuture<'a, ()> {

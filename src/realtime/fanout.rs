@@ -14,7 +14,7 @@ use super::{agent_key, agent_name_key, room_key, token_key};
 use crate::cluster::Presence;
 use crate::cluster::Reaped;
 use crate::hub::{BoxFuture, Fanout, KickTarget};
-use crate::model::{AgentRef, MessageView, Room};
+use crate::model::{AgentRef, MessageView, RoomName};
 
 pub struct SocketIoFanout<A: Adapter> {
     pub io: SocketIo<A>,
@@ -24,15 +24,15 @@ pub struct SocketIoFanout<A: Adapter> {
 impl<A: Adapter> Fanout for SocketIoFanout<A> {
     fn deliver<'a>(
         &'a self,
-        room: &'a Room,
+        room: &'a RoomName,
         message: &'a MessageView,
         except: Option<&'a str>,
     ) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             // A `dm:` room reaches every socket of its two agents, named in its name.
-            let targets: Vec<String> = match room.name.dm_agents() {
+            let targets: Vec<String> = match room.dm_agents() {
                 Some((a, b)) => vec![agent_name_key(a), agent_name_key(b)],
-                None => vec![room_key(room.name.as_str())],
+                None => vec![room_key(room.as_str())],
             };
             // The namespace is gone once shutdown closed it: nobody is left to tell.
             let Some(root) = self.io.of("/") else {
@@ -43,7 +43,7 @@ impl<A: Adapter> Fanout for SocketIoFanout<A> {
                 op = op.except(sid);
             }
             if let Err(e) = op.emit(server::MESSAGE_NEW, message).await {
-                tracing::warn!(error = %e, room = %room.name, "message:new broadcast failed");
+                tracing::warn!(error = %e, room = %room, "message:new broadcast failed");
             }
         })
     }

@@ -4,6 +4,7 @@ use socketioxide::adapter::Adapter;
 
 use super::dispatch::EventCtx;
 use super::protocol::{DmRequest, HistoryAck, HistoryRequest, SendAck, SendRequest};
+use super::room_key;
 use crate::auth::Caller;
 use crate::error::{Error, Result};
 use crate::hub::{Origin, Posted, ValidMessage};
@@ -14,10 +15,16 @@ pub async fn send<A: Adapter>(ctx: &EventCtx<'_, A>, req: SendRequest) -> Result
     let caller = ctx.session.caller();
     let name = RoomName::parse(&req.room)?;
     caller.require_writer()?;
-    let room = ctx.state.hub.readable_room(&caller, &name).await?;
-    if !ctx.session.has_joined(name.as_str()) {
-        return Err(Error::forbidden("join the room before sending to it"));
-    }
+    // The room as this socket joined it, while the socket is still in its broadcast room: a
+    // removal from a private room takes it out of that on every node at once.
+    let room = match ctx.session.joined_room(name.as_str()) {
+        Some(room) if ctx.socket.rooms().contains(&room_key(name.as_str()).into()) => room,
+        _ => {
+            // A room the caller cannot see does not exist for it.
+            ctx.state.hub.readable_room(&caller, &name).await?;
+            return Err(Error::forbidden("join the room before sending to it"));
+        }
+    };
     let message = req.message.validate(ctx.state.settings.max_message_bytes)?;
     post(ctx, &caller, &room, message).await
 }

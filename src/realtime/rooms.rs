@@ -37,7 +37,7 @@ pub async fn join<A: Adapter>(ctx: &EventCtx<'_, A>, req: JoinRequest) -> Result
     // Join the broadcast room before reading history: whatever commits after the read is
     // delivered live, so nothing acknowledged falls between `missed` and `message:new`.
     ctx.socket.join(room_key(name));
-    if ctx.session.join(name, room.id, room.private)
+    if ctx.session.join(room.clone())
         && let Some(change) = ctx
             .state
             .presence

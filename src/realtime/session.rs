@@ -14,6 +14,7 @@ use uuid::Uuid;
 use super::dispatch::Work;
 use super::rate::RateLimiter;
 use crate::auth::{Caller, CredentialKind};
+use crate::model::Room;
 use crate::state::AppState;
 
 pub struct Session {
@@ -83,8 +84,9 @@ impl PendingKick {
 
 struct Inner {
     caller: Caller,
-    /// Rooms this socket joined: name → room id and whether it is private.
-    joined: HashMap<String, (Uuid, bool)>,
+    /// Rooms this socket joined, as they were when it joined: a send to one of them needs
+    /// no lookup (archival is checked by the write itself, removal by the adapter's room).
+    joined: HashMap<String, Arc<Room>>,
 }
 
 /// The two ends of a socket's event queue. The receiver is taken by the worker once the
@@ -194,11 +196,16 @@ impl Session {
     }
 
     /// Records a join; false when the socket was already in the room.
-    pub fn join(&self, room: &str, id: Uuid, private: bool) -> bool {
+    pub fn join(&self, room: Room) -> bool {
         lock(&self.inner)
             .joined
-            .insert(room.to_owned(), (id, private))
+            .insert(room.name.to_string(), Arc::new(room))
             .is_none()
+    }
+
+    /// A room this socket joined.
+    pub fn joined_room(&self, room: &str) -> Option<Arc<Room>> {
+        lock(&self.inner).joined.get(room).cloned()
     }
 
     /// The private rooms this socket is in (name, id): their membership can be taken away.
@@ -206,8 +213,8 @@ impl Session {
         lock(&self.inner)
             .joined
             .iter()
-            .filter(|(_, (_, private))| *private)
-            .map(|(name, (id, _))| (name.clone(), *id))
+            .filter(|(_, room)| room.private)
+            .map(|(name, room)| (name.clone(), room.id))
             .collect()
     }
 

@@ -1,20 +1,14 @@
 //! Messages: the write path that assigns each room's gap-free `seq`, and history pages.
 //!
-//! `send` takes an owned `NewMessage` and answers a `SendOutcome`; callers never see the
-//! transaction. That keeps the door open to committing many concurrent sends as one batch
-//! (one transaction per room, one counter bump for N rows) without changing any caller.
+//! `send_message` takes an owned `NewMessage` and answers a `SendOutcome`; callers never see
+//! the transaction, which `write.rs` shares between concurrent sends (group commit).
 
-use chrono::Utc;
-use entity::{agents, messages, rooms};
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
-};
+use entity::{agents, messages};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{Store, StoreError, StoreResult};
+use super::{Store, StoreResult};
 
 pub struct NewMessage {
     pub room_id: Uuid,
@@ -22,7 +16,14 @@ pub struct NewMessage {
     pub body: String,
     pub metadata: Option<Value>,
     pub client_id: Option<String>,
+    /// Called with the stored message right after its commit, before the send is answered
+    /// and in commit order (seq order within a room), unless it repeats a stored message:
+    /// where the hub hands it to fan-out, so no broadcast overtakes an earlier one.
+    pub on_commit: Option<OnCommit>,
 }
+
+/// What happens to a stored message right after its commit (see [`NewMessage::on_commit`]).
+pub type OnCommit = Box<dyn FnOnce(&messages::Model) + Send + Sync>;
 
 pub struct SendOutcome {
     pub message: messages::Model,
@@ -49,72 +50,10 @@ pub struct HistoryPage {
 }
 
 impl Store {
-    /// Persists a message and assigns its seq. The room's counter row is bumped first inside
-    /// the transaction: on PostgreSQL that row lock serializes writers of one room until
-    /// commit (so seq order is commit order, gap-free, across processes); SQLite has one
-    /// writer at a time. A failed insert rolls the bump back, leaving no gap.
+    /// Persists a message and assigns its seq, through the group-commit write path
+    /// (`write.rs`): answered after the commit of the batch it lands in.
     pub async fn send_message(&self, new: NewMessage) -> StoreResult<SendOutcome> {
-        if let Some(client_id) = &new.client_id
-            && let Some(existing) = self.by_client_id(new.sender_id, client_id).await?
-        {
-            return duplicate_of(existing, new.room_id);
-        }
-        let txn = self.db.begin().await?;
-        let bumped = rooms::Entity::update_many()
-            .col_expr(
-                rooms::Column::LastSeq,
-                Expr::col(rooms::Column::LastSeq).add(1),
-            )
-            .filter(rooms::Column::Id.eq(new.room_id))
-            .exec_with_returning(&txn)
-            .await?;
-        let Some(room) = bumped.into_iter().next() else {
-            return Err(StoreError::NotFound("room"));
-        };
-        let inserted = messages::ActiveModel {
-            room_id: Set(new.room_id),
-            seq: Set(room.last_seq),
-            sender_id: Set(new.sender_id),
-            body: Set(new.body),
-            metadata: Set(new.metadata),
-            client_id: Set(new.client_id.clone()),
-            created_at: Set(Utc::now()),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await;
-        match inserted {
-            Ok(message) => {
-                txn.commit().await?;
-                Ok(SendOutcome {
-                    message,
-                    duplicate: false,
-                })
-            }
-            Err(e) => {
-                txn.rollback().await?;
-                // A concurrent send with the same client_id won the race: answer with it.
-                if let (Some(sea_orm::SqlErr::UniqueConstraintViolation(_)), Some(client_id)) =
-                    (e.sql_err(), &new.client_id)
-                    && let Some(existing) = self.by_client_id(new.sender_id, client_id).await?
-                {
-                    return duplicate_of(existing, new.room_id);
-                }
-                Err(e.into())
-            }
-        }
-    }
-
-    async fn by_client_id(
-        &self,
-        sender_id: Uuid,
-        client_id: &str,
-    ) -> StoreResult<Option<messages::Model>> {
-        Ok(messages::Entity::find()
-            .filter(messages::Column::SenderId.eq(sender_id))
-            .filter(messages::Column::ClientId.eq(client_id))
-            .one(self.conn())
-            .await?)
+        self.writer.send(new).await
     }
 
     pub async fn history(
@@ -151,18 +90,5 @@ impl Store {
         ids.sort();
         ids.dedup();
         self.agents_by_ids(ids).await
-    }
-}
-
-fn duplicate_of(existing: messages::Model, room_id: Uuid) -> StoreResult<SendOutcome> {
-    if existing.room_id == room_id {
-        Ok(SendOutcome {
-            message: existing,
-            duplicate: true,
-        })
-    } else {
-        Err(StoreError::Conflict(
-            "client_id already used in another room",
-        ))
     }
 }

@@ -10,6 +10,7 @@ mod audit;
 mod messages;
 mod rooms;
 mod tokens;
+mod write;
 
 use std::time::Duration;
 
@@ -19,7 +20,7 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbB
 use crate::config::Settings;
 
 pub use audit::NewAuditEvent;
-pub use messages::{HistoryPage, HistoryQuery, NewMessage, SendOutcome};
+pub use messages::{HistoryPage, HistoryQuery, NewMessage, OnCommit, SendOutcome};
 pub use rooms::{NewRoom, Viewer};
 pub use tokens::NewToken;
 
@@ -29,6 +30,9 @@ pub enum StoreError {
     NotFound(&'static str),
     #[error("{0}")]
     Conflict(&'static str),
+    /// A write to an archived room.
+    #[error("the room is archived")]
+    Archived,
     #[error("database unavailable: {0}")]
     Unavailable(#[source] DbErr),
     #[error("database error: {0}")]
@@ -43,12 +47,31 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+impl StoreError {
+    /// The same error again, for each send of a failed batch (a database error cannot be
+    /// cloned): the same variant, so the same client code, and the same message.
+    fn replicate(&self) -> StoreError {
+        match self {
+            Self::NotFound(what) => Self::NotFound(what),
+            Self::Conflict(what) => Self::Conflict(what),
+            Self::Archived => Self::Archived,
+            Self::Unavailable(e) => Self::Unavailable(DbErr::Custom(e.to_string())),
+            Self::Db(e) => Self::Db(DbErr::Custom(e.to_string())),
+            Self::DataDir { path, source } => Self::DataDir {
+                path: path.clone(),
+                source: std::io::Error::new(source.kind(), source.to_string()),
+            },
+        }
+    }
+}
+
 impl From<StoreError> for crate::error::Error {
     fn from(e: StoreError) -> Self {
         use crate::error::Error;
         match e {
             StoreError::NotFound(what) => Error::not_found(what),
             StoreError::Conflict(what) => Error::conflict(what),
+            StoreError::Archived => Error::forbidden("the room is archived"),
             StoreError::Unavailable(_) => Error::unavailable(e),
             StoreError::Db(_) | StoreError::DataDir { .. } => Error::internal(e),
         }
@@ -116,6 +139,8 @@ impl<T> Page<T> {
 #[derive(Clone, Debug)]
 pub struct Store {
     db: DatabaseConnection,
+    /// The group-commit write path of messages.
+    writer: write::Writer,
 }
 
 impl Store {
@@ -151,7 +176,8 @@ impl Store {
         let db = Database::connect(opts)
             .await
             .map_err(StoreError::Unavailable)?;
-        Ok(Self { db })
+        let writer = write::Writer::start(db.clone());
+        Ok(Self { db, writer })
     }
 
     /// Runs pending migrations; safe to call repeatedly, and on PostgreSQL from several

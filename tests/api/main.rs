@@ -14,6 +14,7 @@ mod cluster_presence;
 mod cluster_redis_outage;
 mod dashboard;
 mod database_outage;
+mod group_commit;
 mod handshakes;
 mod health_and_openapi;
 mod injection;

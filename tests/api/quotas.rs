@@ -209,9 +209,20 @@ async fn sockets_dropped_during_their_handshake_leave_no_ghost() {
             .unwrap();
         drop(ws); // gone before the server can answer the CONNECT
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let agent = json_of(app.get("/api/v1/agents/amy", &app.admin_key).await).await;
-    assert_eq!(agent["online"], false, "no ghost presence: {agent}");
+    // The server notices each dropped handshake within about a second (its ghost watchdog);
+    // on a loaded machine the last of 30 may take a little longer.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let agent = json_of(app.get("/api/v1/agents/amy", &app.admin_key).await).await;
+        if agent["online"] == false {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no ghost presence: {agent}"
+        );
+    }
     let text = app.metrics_text().await;
     assert!(
         text.lines().any(|l| l == "ws_connections 0"),

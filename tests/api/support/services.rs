@@ -13,19 +13,24 @@ pub fn shared_redis_url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
-/// Removes (best effort) every key under `prefix` from the Redis at `url`.
+/// Removes (best effort) every key under `prefix` from the Redis at `url`: the adapter's
+/// (`{prefix}…`) and presence's, whose prefix is a hash tag (`{{prefix}}:p:…`).
 pub fn remove_redis_keys(url: &str, prefix: &str) {
-    let Ok(out) = Command::new("redis-cli")
-        .args(["-u", url, "--scan", "--pattern"])
-        .arg(format!("{prefix}*"))
-        .output()
-    else {
-        return;
-    };
-    let keys: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect();
+    let mut keys = Vec::new();
+    for pattern in [format!("{prefix}*"), format!("{{{prefix}}}*")] {
+        let Ok(out) = Command::new("redis-cli")
+            .args(["-u", url, "--scan", "--pattern"])
+            .arg(pattern)
+            .output()
+        else {
+            return;
+        };
+        keys.extend(
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(str::to_owned),
+        );
+    }
     for chunk in keys.chunks(100) {
         let _ = Command::new("redis-cli")
             .args(["-u", url, "DEL"])
