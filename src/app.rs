@@ -57,10 +57,13 @@ pub struct App {
 /// during a database outage, or before the database in a compose file), retrying with
 /// backoff up to 5 s apart and logging why each attempt failed (a refused password looks
 /// the same to the driver, so it is retried too). A migration that fails ends start-up.
-async fn open_store_patiently(settings: &Settings) -> Result<Store, StartupError> {
+async fn open_store_patiently(
+    settings: &Settings,
+    metrics: &Arc<Metrics>,
+) -> Result<Store, StartupError> {
     let mut wait = Duration::from_millis(250);
     loop {
-        match Store::open(settings).await {
+        match Store::open(settings, metrics.clone()).await {
             Err(StoreError::Unavailable(e)) => {
                 tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "database unreachable; waiting for it");
                 tokio::time::sleep(wait).await;
@@ -95,8 +98,8 @@ impl App {
     pub async fn build(settings: Settings) -> Result<App, StartupError> {
         settings.validate()?;
         let settings = Arc::new(settings);
-        let store = open_store_patiently(&settings).await?;
         let metrics = Arc::new(Metrics::default());
+        let store = open_store_patiently(&settings, &metrics).await?;
         let auth = Arc::new(Authenticator::new(
             store.clone(),
             jwt_keys(&settings)?,

@@ -92,7 +92,9 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let dir = tempfile::tempdir()?;
     let port = match args.port {
-        0 => std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port(),
+        0 => std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port(),
         port => port,
     };
     let spec = ServerSpec {

@@ -133,6 +133,18 @@ impl Server {
         Ok(started.elapsed())
     }
 
+    /// A value of the server's `/metrics` (an unlabelled series), if it has it.
+    pub async fn metric(&self, name: &str) -> Option<f64> {
+        let text = reqwest::get(format!("http://{}/metrics", self.addr))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+    }
+
     /// What `/proc` says of the process now.
     pub fn usage(&self) -> Usage {
         self.pid().map(Usage::of).unwrap_or_default()

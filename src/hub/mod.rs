@@ -119,13 +119,9 @@ impl Hub {
     pub async fn without_sockets(
         settings: Arc<Settings>,
     ) -> Result<Self, crate::store::StoreError> {
-        let store = Store::open(&settings).await?;
-        Ok(Self::new(
-            store,
-            settings,
-            Arc::new(NoSockets),
-            Arc::default(),
-        ))
+        let metrics = Arc::new(Metrics::default());
+        let store = Store::open(&settings, metrics.clone()).await?;
+        Ok(Self::new(store, settings, Arc::new(NoSockets), metrics))
     }
 
     /// Audits a rate-limit hit, at most once per minute per IP or agent, so an attack cannot

@@ -12,12 +12,14 @@ mod rooms;
 mod tokens;
 mod write;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
 
 use crate::config::Settings;
+use crate::telemetry::Metrics;
 
 pub use audit::NewAuditEvent;
 pub use messages::{HistoryPage, HistoryQuery, NewMessage, OnCommit, SendOutcome};
@@ -146,22 +148,30 @@ pub struct Store {
 impl Store {
     /// Connects to the configured database (creating the data directory of the embedded
     /// default first) and brings its schema up to date.
-    pub async fn open(settings: &Settings) -> StoreResult<Self> {
+    pub async fn open(settings: &Settings, metrics: Arc<Metrics>) -> StoreResult<Self> {
         if settings.database_url.is_none() {
             std::fs::create_dir_all(&settings.data_dir).map_err(|source| StoreError::DataDir {
                 path: settings.data_dir.display().to_string(),
                 source,
             })?;
         }
-        let store =
-            Self::connect(&settings.database_url(), settings.database_max_connections).await?;
+        let store = Self::connect(
+            &settings.database_url(),
+            settings.database_max_connections,
+            metrics,
+        )
+        .await?;
         store.migrate().await?;
         Ok(store)
     }
 
     /// Connects a pool; SQLite files run in WAL mode with a busy timeout so that
     /// concurrent writers (including other processes such as the CLI) wait instead of failing.
-    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        metrics: Arc<Metrics>,
+    ) -> StoreResult<Self> {
         let mut opts = ConnectOptions::new(url);
         opts.max_connections(max_connections)
             .min_connections(0)
@@ -176,7 +186,7 @@ impl Store {
         let db = Database::connect(opts)
             .await
             .map_err(StoreError::Unavailable)?;
-        let writer = write::Writer::start(db.clone());
+        let writer = write::Writer::start(db.clone(), metrics);
         Ok(Self { db, writer })
     }
 

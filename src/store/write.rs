@@ -23,6 +23,7 @@
 //!   duplicate; any other failure fails the sends of that batch alone.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use chrono::Utc;
 use entity::{messages, rooms};
@@ -37,6 +38,7 @@ use uuid::Uuid;
 
 use super::messages::{NewMessage, SendOutcome};
 use super::{StoreError, StoreResult};
+use crate::telemetry::Metrics;
 
 /// At most this many sends are committed together.
 pub const MAX_BATCH: usize = 256;
@@ -61,9 +63,9 @@ pub struct Writer {
 
 impl Writer {
     /// Starts the committer over `db`; it stops when the last `Writer` is dropped.
-    pub fn start(db: DatabaseConnection) -> Self {
+    pub fn start(db: DatabaseConnection, metrics: Arc<Metrics>) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(commit_loop(db, rx));
+        tokio::spawn(commit_loop(db, rx, metrics));
         Self { tx }
     }
 
@@ -86,9 +88,14 @@ impl Writer {
     }
 }
 
-async fn commit_loop(db: DatabaseConnection, mut rx: mpsc::Receiver<Pending>) {
+async fn commit_loop(
+    db: DatabaseConnection,
+    mut rx: mpsc::Receiver<Pending>,
+    metrics: Arc<Metrics>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        metrics.message_write_batch_size.observe(batch.len() as f64);
         commit_batch(&db, std::mem::take(&mut batch)).await;
         batch.reserve(MAX_BATCH);
     }

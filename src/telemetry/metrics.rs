@@ -42,6 +42,8 @@ pub struct Metrics {
     pub ws_connections: Gauge,
     pub messages_sent: Counter,
     pub message_send_latency: Histogram,
+    /// Messages committed together in one transaction by the write path (group commit).
+    pub message_write_batch_size: Histogram,
     pub rate_limited: Family<ScopeLabels, Counter>,
     pub auth_failures: Counter,
     pub http_requests: Family<HttpLabels, Counter>,
@@ -84,6 +86,13 @@ impl Default for Metrics {
             "message_send_latency_seconds",
             "From receipt of a send to its acknowledgement",
             message_send_latency.clone(),
+        );
+        // 1, 2, 4 … 256: the write path's largest batch.
+        let message_write_batch_size = Histogram::new(exponential_buckets(1.0, 2.0, 9));
+        registry.register(
+            "message_write_batch_size",
+            "Messages committed together in one transaction (group commit)",
+            message_write_batch_size.clone(),
         );
         let rate_limited = Family::<ScopeLabels, Counter>::default();
         // Both scopes are exported from the start, at zero.
@@ -156,6 +165,7 @@ impl Default for Metrics {
             ws_connections,
             messages_sent,
             message_send_latency,
+            message_write_batch_size,
             rate_limited,
             auth_failures,
             http_requests,

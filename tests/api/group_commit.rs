@@ -68,6 +68,21 @@ async fn concurrent_sends_to_many_rooms_stay_gap_free_and_each_client_id_is_stor
                 .push(a["message"]["seq"].as_i64().unwrap());
         }
     }
+    // Sends did share transactions: more messages than commits.
+    let text = app.metrics_text().await;
+    let value = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in /metrics"))
+    };
+    let (messages, batches) = (
+        value("message_write_batch_size_sum"),
+        value("message_write_batch_size_count"),
+    );
+    assert!(
+        messages > batches,
+        "{messages} messages in {batches} batches"
+    );
     for (room, mut acked) in seqs_by_room {
         acked.sort();
         let stored = (SOCKETS / ROOMS * EACH) as i64;

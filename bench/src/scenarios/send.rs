@@ -72,6 +72,14 @@ pub async fn run(server: &Server, rest: &Rest, args: &SendArgs) -> anyhow::Resul
     }
     let after = server.usage();
     let secs = args.duration.as_secs_f64();
+    let batched = server
+        .metric("message_write_batch_size_sum")
+        .await
+        .unwrap_or(0.0);
+    let batches = server
+        .metric("message_write_batch_size_count")
+        .await
+        .unwrap_or(0.0);
     Ok(json!({
         "sockets": args.sockets,
         "rooms": args.rooms,
@@ -82,6 +90,7 @@ pub async fn run(server: &Server, rest: &Rest, args: &SendArgs) -> anyhow::Resul
         "msgs_per_s": (total.acked as f64 / secs).round(),
         "latency": total.latencies.summary(),
         "server_cpu_s": (after.cpu.saturating_sub(before.cpu)).as_secs_f64(),
+        "write_batch_avg": if batches > 0.0 { (batched / batches * 10.0).round() / 10.0 } else { 0.0 },
         "server_rss_mb": after.rss_bytes / (1 << 20),
     }))
 }
