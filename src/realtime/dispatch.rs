@@ -27,16 +27,21 @@ use crate::error::{Error, Result};
 use crate::net::Transports;
 use crate::state::AppState;
 
-/// One unit of a socket's queue.
+/// One unit of a socket's queue. Boxed: a tokio channel allocates its first block of 32
+/// slots when it is created, so every idle socket pays 32 × the size of this.
 pub enum Work<A: Adapter> {
-    Event {
-        event: String,
-        payload: Option<Value>,
-        reply: Reply<A>,
-        received: std::time::Instant,
-    },
+    Event(Box<QueuedEvent<A>>),
     /// The socket is gone: clean up after everything queued before it.
     Disconnect,
+}
+
+/// An event waiting for the socket's worker.
+pub struct QueuedEvent<A: Adapter> {
+    event: String,
+    payload: Option<Value>,
+    reply: Reply<A>,
+    /// When it arrived, before queueing.
+    received: std::time::Instant,
 }
 
 /// Where the outcome of an event goes: its ack, or `hub:error` when it has none.
@@ -129,15 +134,16 @@ impl<A: Adapter> FromMessageParts<A> for Enqueued {
                 return Ok(Enqueued);
             }
         }
-        let work = Work::Event {
+        let work = Work::Event(Box::new(QueuedEvent {
             event,
             payload,
             reply,
             received: std::time::Instant::now(),
-        };
-        if let Err(tokio::sync::mpsc::error::TrySendError::Full(Work::Event { reply, .. })) =
+        }));
+        if let Err(tokio::sync::mpsc::error::TrySendError::Full(Work::Event(queued))) =
             ctx.queue.tx.try_send(work)
         {
+            let reply = queued.reply;
             ctx.state.metrics.rate_limited("ws");
             reply.send::<Done>(
                 &socket,
@@ -255,12 +261,13 @@ pub async fn worker<A: Adapter>(socket: SocketRef<A>, ctx: SocketCtx<A>, state: 
     drop(ctx);
     while let Some(work) = rx.recv().await {
         match work {
-            Work::Event {
-                event,
-                payload,
-                reply,
-                received,
-            } => {
+            Work::Event(queued) => {
+                let QueuedEvent {
+                    event,
+                    payload,
+                    reply,
+                    received,
+                } = *queued;
                 let span = tracing::info_span!(
                     "socket.event",
                     otel.name = %event,
@@ -273,12 +280,14 @@ pub async fn worker<A: Adapter>(socket: SocketRef<A>, ctx: SocketCtx<A>, state: 
                     state: &state,
                     received,
                 };
-                handle(&ectx, &event, payload, reply).instrument(span).await;
+                // Boxed: the idle worker of every socket would otherwise carry the state of
+                // the largest handler.
+                Box::pin(handle(&ectx, &event, payload, reply).instrument(span)).await;
             }
             Work::Disconnect => break,
         }
     }
-    rooms::on_disconnect(&socket, &session, &state).await;
+    Box::pin(rooms::on_disconnect(&socket, &session, &state)).await;
 }
 
 #[cfg(test)]
