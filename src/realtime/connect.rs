@@ -130,11 +130,12 @@ pub async fn authenticate<A: Adapter>(
         }
     });
     // socketioxide can still fail to send the CONNECT answer (the transport closed while
-    // this ran) and then drops the socket without calling its disconnect handler: undo
-    // what was registered here, or presence and the gauges would keep a ghost.
+    // this ran) and then drop the socket, with or without calling its disconnect handler,
+    // and never start its worker: undo what was registered here, or presence and the
+    // gauges would keep a ghost. A socket whose worker runs is cleaned up by the worker.
     tokio::spawn(async move {
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-        if !s.connected() && !ctx.session.closed.is_cancelled() {
+        if !s.connected() && !ctx.session.worker_started() {
             ctx.state.transports.forget(&s.id.to_string());
             super::rooms::on_disconnect(&s, &ctx.session, &ctx.state).await;
         }
@@ -154,6 +155,7 @@ pub async fn on_connect<A: Adapter>(s: SocketRef<A>, state: AppState) {
     let Some(ctx) = SocketCtx::<A>::of(&s) else {
         return;
     };
+    ctx.session.start_worker();
     tokio::spawn(expiry::watch(s.clone(), ctx.session.clone()));
     dispatch::worker(s, ctx, state).await;
 }

@@ -32,6 +32,9 @@ pub struct Session {
     pub kick: PendingKick,
     /// Set by whoever undoes the socket's registration (presence, gauge), so it happens once.
     cleaned_up: std::sync::atomic::AtomicBool,
+    /// Set when the socket's worker starts: from then on the worker undoes the socket's
+    /// registration when it ends, not the handshake's ghost watchdog.
+    worker_started: std::sync::atomic::AtomicBool,
 }
 
 /// A flood kick waiting for the socket to go quiet (see `dispatch::flood_disconnect`).
@@ -161,7 +164,19 @@ impl Session {
             closed: CancellationToken::new(),
             kick: PendingKick::default(),
             cleaned_up: Default::default(),
+            worker_started: Default::default(),
         }
+    }
+
+    /// Records that the socket's worker runs (see `worker_started`).
+    pub fn start_worker(&self) {
+        self.worker_started
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    pub fn worker_started(&self) -> bool {
+        self.worker_started
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// True for the first caller only: the one that undoes the socket's registration.
