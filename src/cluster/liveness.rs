@@ -2,8 +2,8 @@
 //! nodes whose heartbeat is older than 8 s (one at a time, under a `SET NX` lock) and removes
 //! their sockets from presence, handing what they left to `announce` (the realtime layer
 //! emits `presence:leave` through the adapter, so every node's sockets see it) — within 15 s
-//! of a node's death. A node starting with the id of a
-//! previous run (`NODE_ID`) first removes what that run left behind.
+//! of a node's death. A node starting with the id of a previous run (`NODE_ID`) first removes
+//! what that run left behind.
 
 use std::future::Future;
 use std::sync::Arc;
