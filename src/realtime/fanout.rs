@@ -43,7 +43,7 @@ impl<A: Adapter> Fanout for SocketIoFanout<A> {
                 op = op.except(sid);
             }
             if let Err(e) = op.emit(server::MESSAGE_NEW, message).await {
-                tracing::warn!(error = %e, room = %room, "message:new broadcast failed");
+                broadcast_failed(&e, server::MESSAGE_NEW);
             }
         })
     }
@@ -117,7 +117,20 @@ pub async fn announce_left<A: Adapter>(io: &SocketIo<A>, room: &str, agent: &Age
         .emit(server::PRESENCE_LEAVE, &body)
         .await
     {
-        tracing::warn!(error = %e, room, "presence:leave broadcast failed");
+        broadcast_failed(&e, server::PRESENCE_LEAVE);
+    }
+}
+
+/// Logs a broadcast that failed. Sockets that were already closing when it reached them are
+/// no news (a room whose sockets all leave at once): DEBUG; anything else: WARN.
+pub fn broadcast_failed(e: &socketioxide::BroadcastError, event: &'static str) {
+    use socketioxide::{BroadcastError, SocketError};
+    let closing = matches!(e, BroadcastError::Socket(errors)
+        if errors.iter().all(|e| matches!(e, SocketError::Closed)));
+    if closing {
+        tracing::debug!(error = %e, event, "broadcast reached sockets already closing");
+    } else {
+        tracing::warn!(error = %e, event, "broadcast failed");
     }
 }
 

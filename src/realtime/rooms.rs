@@ -6,6 +6,7 @@ use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 
 use super::dispatch::EventCtx;
+use super::fanout::broadcast_failed;
 use super::protocol::{
     Done, JoinAck, JoinRequest, LeaveRequest, MemberChanged, MemberLeft, RoomRemoved, server,
 };
@@ -125,7 +126,7 @@ async fn announce_leave<A: Adapter>(socket: &SocketRef<A>, change: &RoomChange) 
     };
     let to = socket.to(room_key(&change.room));
     if let Err(e) = to.emit(server::PRESENCE_LEAVE, &body).await {
-        tracing::warn!(error = %e, "presence:leave broadcast failed");
+        broadcast_failed(&e, server::PRESENCE_LEAVE);
     }
 }
 
@@ -140,6 +141,6 @@ pub async fn announce_changed<A: Adapter>(
         member: &change.member,
     };
     if let Err(e) = socket.to(room_key(&change.room)).emit(event, &body).await {
-        tracing::warn!(error = %e, event, "presence broadcast failed");
+        broadcast_failed(&e, event);
     }
 }
