@@ -196,16 +196,3 @@ impl Store {
         Ok(())
     }
 }
-
-impl Store {
-    /// The agents of a room's membership list (for `dm:` rooms: its two agents).
-    pub async fn room_member_ids(&self, room_id: Uuid) -> StoreResult<Vec<Uuid>> {
-        Ok(room_members::Entity::find()
-            .filter(room_members::Column::RoomId.eq(room_id))
-            .all(self.conn())
-            .await?
-            .into_iter()
-            .map(|m| m.agent_id)
-            .collect())
-    }
-}
