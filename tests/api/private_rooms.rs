@@ -50,4 +50,13 @@ async fn a_removed_member_leaves_the_room_on_every_node_within_two_seconds() {
         s.assert_no_event("message:new", Duration::from_millis(700))
             .await;
     }
+    // And neither of her sockets can send to it any more, on the node that made the removal
+    // or the other one (a joined room is not looked up again on send).
+    for s in [&amy_one, &amy_two] {
+        let ack = s
+            .send_message(json!({"room": "ops", "body": "still here?"}))
+            .await;
+        assert_eq!(ack["ok"], false, "{ack}");
+        assert_eq!(ack["error"]["code"], "not_found", "{ack}");
+    }
 }
