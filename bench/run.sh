@@ -18,13 +18,15 @@ fresh_pg() {
 bench() { taskset -c 1 "$bin/agenthub-bench" --bin "$bin/agenthub" --server-cpu 0 "$@"; }
 
 scenarios=("$@")
-[ ${#scenarios[@]} -eq 0 ] && scenarios=(send send1 fanout idle)
+[ ${#scenarios[@]} -eq 0 ] && scenarios=(send send1 fanout idle storm cluster)
 for s in "${scenarios[@]}"; do
   case "$s" in
     send) bench --database-url "$(fresh_pg)" send; bench send ;;
     send1) bench --database-url "$(fresh_pg)" send --inflight 1; bench send --inflight 1 ;;
     fanout) bench fanout ;;
     idle) bench idle; bench --set MAX_CONNECTIONS=25000 idle --sockets 10000 ;;
-    *) echo "unknown scenario $s (send, send1, fanout, idle)" >&2; exit 2 ;;
+    storm) bench storm; bench --database-url "$(fresh_pg)" storm ;;
+    cluster) bench --database-url "$(fresh_pg)" cluster ;;
+    *) echo "unknown scenario $s (send, send1, fanout, idle, storm, cluster)" >&2; exit 2 ;;
   esac
 done

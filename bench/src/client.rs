@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 
 /// A connected socket: frames go out through `send`; the reader task runs until the server
@@ -15,6 +15,8 @@ use tokio_tungstenite::tungstenite::Message;
 #[derive(Clone)]
 pub struct Socket {
     out: mpsc::UnboundedSender<Message>,
+    /// Turns true when the reader task ends (the connection is gone).
+    closed: watch::Receiver<bool>,
 }
 
 impl Socket {
@@ -55,6 +57,7 @@ impl Socket {
             }
         });
         let pong = out.clone();
+        let (gone, closed) = watch::channel(false);
         tokio::spawn(async move {
             while let Some(Ok(msg)) = stream.next().await {
                 match msg {
@@ -66,8 +69,14 @@ impl Socket {
                     _ => {}
                 }
             }
+            let _ = gone.send(true);
         });
-        Ok(Socket { out })
+        Ok(Socket { out, closed })
+    }
+
+    /// Resolves once the connection is gone.
+    pub async fn closed(&self) {
+        let _ = self.closed.clone().wait_for(|gone| *gone).await;
     }
 
     /// Emits `event` with a JSON `payload`, asking for an ack with `ack_id`.

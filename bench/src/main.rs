@@ -17,7 +17,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
-use scenarios::{fanout, idle, send};
+use scenarios::{cluster, fanout, idle, send, storm};
 use server::{Server, ServerSpec};
 
 #[derive(Parser)]
@@ -71,6 +71,37 @@ enum Scenario {
         #[arg(long, default_value_t = 10.0)]
         duration: f64,
     },
+    /// A restart under load: drain, start, how soon every socket is back, nothing lost.
+    Storm {
+        #[arg(long, default_value_t = 2000)]
+        sockets: usize,
+        #[arg(long, default_value_t = 20)]
+        rooms: usize,
+        /// REST posts a second.
+        #[arg(long, default_value_t = 50)]
+        rate: u32,
+        /// Delay between a socket's reconnection attempts (± 50 %).
+        #[arg(long, default_value_t = 100)]
+        retry_ms: u64,
+        /// Seconds of load before the restart, and after every socket is back.
+        #[arg(long, default_value_t = 2.0)]
+        settle: f64,
+    },
+    /// Two nodes over Redis (needs --database-url): cross-node send → delivery latency.
+    Cluster {
+        #[arg(long, default_value = "redis://127.0.0.1:6379")]
+        redis_url: String,
+        #[arg(long, default_value_t = 10)]
+        rooms: usize,
+        /// Readers per room on the second node (each room also has one on the first).
+        #[arg(long, default_value_t = 2)]
+        readers: usize,
+        /// Messages a second, over all rooms.
+        #[arg(long, default_value_t = 1000)]
+        rate: u32,
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+    },
     /// Many idle authenticated sockets: handshakes a second, memory per socket.
     Idle {
         #[arg(long, default_value_t = 5000)]
@@ -101,7 +132,12 @@ async fn main() -> anyhow::Result<()> {
         bin: args.bin.clone(),
         port,
         database_url: args.database_url.clone(),
-        redis_url: None,
+        redis: match &args.scenario {
+            Scenario::Cluster { redis_url, .. } => {
+                Some((redis_url.clone(), format!("bench{port}")))
+            }
+            _ => None,
+        },
         cpu: args.server_cpu,
         env: args.settings.clone(),
     };
@@ -112,7 +148,7 @@ async fn main() -> anyhow::Result<()> {
         .context("the server printed no admin key: start it on an empty database")?;
     let rest = rest::Rest::new(server.addr, admin_key);
     let secs = Duration::from_secs_f64;
-    let (name, result) = match &args.scenario {
+    let (name, result, server) = match &args.scenario {
         Scenario::Send {
             sockets,
             rooms,
@@ -127,7 +163,7 @@ async fn main() -> anyhow::Result<()> {
                 warmup: secs(*warmup),
                 duration: secs(*duration),
             };
-            ("send", send::run(&server, &rest, &a).await?)
+            ("send", send::run(&server, &rest, &a).await?, server)
         }
         Scenario::Fanout {
             receivers,
@@ -139,7 +175,7 @@ async fn main() -> anyhow::Result<()> {
                 rate: *rate,
                 duration: secs(*duration),
             };
-            ("fanout", fanout::run(&server, &rest, &a).await?)
+            ("fanout", fanout::run(&server, &rest, &a).await?, server)
         }
         Scenario::Idle {
             sockets,
@@ -149,7 +185,41 @@ async fn main() -> anyhow::Result<()> {
                 sockets: *sockets,
                 concurrency: *concurrency,
             };
-            ("idle", idle::run(&server, &rest, &a).await?)
+            ("idle", idle::run(&server, &rest, &a).await?, server)
+        }
+        Scenario::Cluster {
+            rooms,
+            readers,
+            rate,
+            duration,
+            ..
+        } => {
+            let a = cluster::ClusterArgs {
+                rooms: *rooms,
+                readers: *readers,
+                rate: *rate,
+                duration: secs(*duration),
+            };
+            let result = cluster::run(&server, &spec, dir.path(), &rest, &a).await?;
+            ("cluster", result, server)
+        }
+        Scenario::Storm {
+            sockets,
+            rooms,
+            rate,
+            retry_ms,
+            settle,
+        } => {
+            let a = storm::StormArgs {
+                sockets: *sockets,
+                rooms: *rooms,
+                rate: *rate,
+                retry_ms: *retry_ms,
+                before: secs(*settle),
+                after: secs(*settle),
+            };
+            let (result, server) = storm::run(server, &spec, dir.path(), &rest, &a).await?;
+            ("storm", result, server)
         }
     };
     server.stop().await?;

@@ -1,4 +1,5 @@
-//! Setting up a run over REST with the admin key: agents, their API keys, rooms.
+//! Setting up a run over REST with the admin key (agents, their API keys, rooms), and posting
+//! messages with an agent's key.
 
 use std::net::SocketAddr;
 
@@ -8,23 +9,24 @@ use serde_json::{Value, json};
 pub struct Rest {
     http: reqwest::Client,
     base: String,
-    admin_key: String,
+    /// The admin key, or the agent key of a producer.
+    key: String,
 }
 
 impl Rest {
-    pub fn new(addr: SocketAddr, admin_key: String) -> Self {
+    pub fn new(addr: SocketAddr, key: String) -> Self {
         Self {
             http: reqwest::Client::new(),
             base: format!("http://{addr}/api/v1"),
-            admin_key,
+            key,
         }
     }
 
-    async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+    pub async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
         let res = self
             .http
             .post(format!("{}{path}", self.base))
-            .bearer_auth(&self.admin_key)
+            .bearer_auth(&self.key)
             .json(&body)
             .send()
             .await

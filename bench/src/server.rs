@@ -18,7 +18,8 @@ pub struct ServerSpec {
     pub port: u16,
     /// `DATABASE_URL`; the embedded SQLite default in a temp dir when `None`.
     pub database_url: Option<String>,
-    pub redis_url: Option<String>,
+    /// `REDIS_URL` and `REDIS_PREFIX`, for nodes of one cluster.
+    pub redis: Option<(String, String)>,
     pub cpu: Option<usize>,
     /// Extra settings (`NAME=value`).
     pub env: Vec<(String, String)>,
@@ -29,6 +30,8 @@ pub struct Server {
     pub addr: SocketAddr,
     /// The admin key the first start printed.
     pub admin_key: Option<String>,
+    /// When `/readyz` first answered 200.
+    pub ready_at: Instant,
 }
 
 /// The settings every benchmark run needs: limits that would otherwise throttle the load
@@ -50,9 +53,9 @@ fn bench_env(spec: &ServerSpec, dir: &Path) -> Vec<(String, String)> {
     if let Some(url) = &spec.database_url {
         env.push(("DATABASE_URL".into(), url.clone()));
     }
-    if let Some(url) = &spec.redis_url {
+    if let Some((url, prefix)) = &spec.redis {
         env.push(("REDIS_URL".into(), url.clone()));
-        env.push(("REDIS_PREFIX".into(), format!("bench{}", spec.port)));
+        env.push(("REDIS_PREFIX".into(), prefix.clone()));
     }
     env.extend(spec.env.iter().cloned());
     env
@@ -102,6 +105,7 @@ impl Server {
         });
         let addr: SocketAddr = format!("127.0.0.1:{}", spec.port).parse()?;
         wait_ready(addr, &mut child).await?;
+        let ready_at = Instant::now();
         let admin_key = tokio::time::timeout(Duration::from_millis(500), key_rx)
             .await
             .ok()
@@ -110,6 +114,7 @@ impl Server {
             child,
             addr,
             admin_key,
+            ready_at,
         })
     }
 

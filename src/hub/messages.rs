@@ -1,5 +1,6 @@
 //! Sending and reading messages: validation, permissions, persistence.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Deserialize;
@@ -9,8 +10,9 @@ use utoipa::ToSchema;
 use super::Hub;
 use crate::auth::Caller;
 use crate::error::{Error, Result};
-use crate::model::{AgentRef, MessageView, Room};
-use crate::store::{HistoryPage, HistoryQuery, NewMessage, OnCommit, SendOutcome};
+use crate::model::{AgentRef, MessageView, Room, RoomName};
+use crate::store::{HistoryPage, HistoryQuery, NewMessage, OnCommit, Queued, SendOutcome};
+use crate::telemetry::Metrics;
 
 /// Serialized metadata may not exceed this many bytes (SPEC §3).
 pub const MAX_METADATA_BYTES: usize = 4096;
@@ -92,6 +94,29 @@ pub struct Origin<'a> {
     pub socket: Option<&'a str>,
 }
 
+/// A message in the write path (see [`Hub::submit_message`]).
+pub struct Submitted {
+    queued: Queued,
+    room: RoomName,
+    sender: AgentRef,
+    received: Instant,
+    metrics: Arc<Metrics>,
+}
+
+impl Submitted {
+    /// The stored message, after its commit.
+    pub async fn posted(self) -> Result<Posted> {
+        let SendOutcome { message, duplicate } = self.queued.outcome().await?;
+        if !duplicate {
+            self.metrics.message_sent(self.received.elapsed());
+        }
+        Ok(Posted {
+            message: MessageView::from_model(self.room.as_str(), message, self.sender),
+            duplicate,
+        })
+    }
+}
+
 /// A stored message and whether it was already there (idempotent `client_id`).
 pub struct Posted {
     pub message: MessageView,
@@ -166,6 +191,23 @@ impl Hub {
         message: ValidMessage,
         origin: Origin<'_>,
     ) -> Result<Posted> {
+        self.submit_message(caller, room, message, origin)
+            .await?
+            .posted()
+            .await
+    }
+
+    /// [`Hub::post_message`] in two steps: this checks and queues the message, and returns
+    /// once it is queued; [`Submitted::posted`] answers it after its commit. Messages
+    /// submitted one after another are stored (and broadcast) in that order, so a socket may
+    /// submit its next send before the previous one is answered.
+    pub async fn submit_message(
+        &self,
+        caller: &Caller,
+        room: &Room,
+        message: ValidMessage,
+        origin: Origin<'_>,
+    ) -> Result<Submitted> {
         caller.require_poster(room)?;
         let sender = AgentRef::from_model(&caller.agent);
         // Broadcast from the write path, in commit order (see `deliver_in_order`).
@@ -183,9 +225,9 @@ impl Hub {
                 });
             })
         };
-        let SendOutcome { message, duplicate } = self
+        let queued = self
             .store
-            .send_message(NewMessage {
+            .enqueue_message(NewMessage {
                 room_id: room.id,
                 sender_id: caller.agent.id,
                 body: message.body,
@@ -194,11 +236,13 @@ impl Hub {
                 on_commit: Some(on_commit),
             })
             .await?;
-        let message = MessageView::from_model(room.name.as_str(), message, sender);
-        if !duplicate {
-            self.metrics.message_sent(origin.received.elapsed());
-        }
-        Ok(Posted { message, duplicate })
+        Ok(Submitted {
+            queued,
+            room: room.name.clone(),
+            sender,
+            received: origin.received,
+            metrics: self.metrics.clone(),
+        })
     }
 
     /// Renders a page of one room's messages with their senders.

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 pub use agents::{Actor, IssuedToken};
-pub use messages::{MessageInput, Origin, Posted, ValidMessage};
+pub use messages::{MessageInput, Origin, Posted, Submitted, ValidMessage};
 pub use outbound::{BoxFuture, Fanout, KickTarget, NoSockets};
 
 use crate::config::Settings;

@@ -8,6 +8,9 @@
 //! when it came without an ack callback). Rate-limited events are answered at once, without
 //! queueing; a flood ends the socket.
 
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -19,7 +22,7 @@ use socketioxide::handler::{FromMessageParts, Value as RawValue};
 use socketioxide::socket::Socket;
 use tracing::Instrument;
 
-use super::protocol::{Ack, Done, HubError, client, server};
+use super::protocol::{Ack, Done, HubError, SendAck, client, server};
 use super::rate::Verdict;
 use super::session::{Session, SocketCtx};
 use super::{messages, presence, refresh, rooms};
@@ -242,7 +245,7 @@ async fn handle<A: Adapter>(
     match event {
         client::ROOM_JOIN => route!(rooms::join),
         client::ROOM_LEAVE => route!(rooms::leave),
-        client::MESSAGE_SEND => route!(messages::send),
+        // `message:send` is pipelined by the worker and never comes here.
         client::MESSAGE_HISTORY => route!(messages::history),
         client::DM_SEND => route!(messages::dm),
         client::PRESENCE_SET => route!(presence::set),
@@ -252,40 +255,93 @@ async fn handle<A: Adapter>(
     }
 }
 
-/// Handles a socket's events one at a time until it disconnects, then cleans up.
+/// At most this many of a socket's `message:send`s wait for their commit at once.
+const MAX_PIPELINED_SENDS: usize = 32;
+
+/// A submitted `message:send` and the reply it gets once committed.
+type PendingSend<A> = Pin<Box<dyn Future<Output = (Reply<A>, Result<SendAck>)> + Send>>;
+
+/// Handles a socket's events in order until it disconnects, then cleans up.
+///
+/// Events are handled one at a time, except that consecutive `message:send`s are pipelined:
+/// each is checked and queued for the write path in order — so their seqs follow the order
+/// they were sent — while the ones before it still wait for their commit, and their acks go
+/// out in order. Any other event first waits until every send before it is answered.
 pub async fn worker<A: Adapter>(socket: SocketRef<A>, ctx: SocketCtx<A>, state: AppState) {
     let Some(mut rx) = ctx.queue.rx.lock().ok().and_then(|mut rx| rx.take()) else {
         return;
     };
     let session = ctx.session.clone();
     drop(ctx);
-    while let Some(work) = rx.recv().await {
-        match work {
-            Work::Event(queued) => {
-                let QueuedEvent {
-                    event,
-                    payload,
-                    reply,
-                    received,
-                } = *queued;
-                let span = tracing::info_span!(
-                    "socket.event",
-                    otel.name = %event,
-                    agent = %session.caller().agent.name,
-                    room = tracing::field::Empty,
-                );
-                let ectx = EventCtx {
-                    socket: &socket,
-                    session: &session,
-                    state: &state,
-                    received,
-                };
-                // Boxed: the idle worker of every socket would otherwise carry the state of
-                // the largest handler.
-                Box::pin(handle(&ectx, &event, payload, reply).instrument(span)).await;
+    let mut sends: VecDeque<PendingSend<A>> = VecDeque::new();
+    let answer = |(reply, result): (Reply<A>, Result<SendAck>)| {
+        reply.send(&socket, &session, &state.transports, result);
+    };
+    loop {
+        let work = match sends.front_mut() {
+            None => rx.recv().await,
+            Some(oldest) => tokio::select! {
+                biased;
+                done = oldest => {
+                    sends.pop_front();
+                    answer(done);
+                    continue;
+                }
+                work = rx.recv() => work,
+            },
+        };
+        let Some(Work::Event(queued)) = work else {
+            break;
+        };
+        let QueuedEvent {
+            event,
+            payload,
+            reply,
+            received,
+        } = *queued;
+        let span = tracing::info_span!(
+            "socket.event",
+            otel.name = %event,
+            agent = %session.caller().agent.name,
+            room = tracing::field::Empty,
+        );
+        let ectx = EventCtx {
+            socket: &socket,
+            session: &session,
+            state: &state,
+            received,
+        };
+        if event == client::MESSAGE_SEND {
+            while sends.len() >= MAX_PIPELINED_SENDS {
+                if let Some(oldest) = sends.pop_front() {
+                    answer(oldest.await);
+                }
             }
-            Work::Disconnect => break,
+            let submitted = match parse(payload) {
+                Ok(req) => Box::pin(messages::submit(&ectx, req).instrument(span.clone())).await,
+                Err(e) => Err(e),
+            };
+            sends.push_back(Box::pin(
+                async move {
+                    let result = match submitted {
+                        Ok(submitted) => submitted.posted().await.map(SendAck::from),
+                        Err(e) => Err(e),
+                    };
+                    (reply, result)
+                }
+                .instrument(span),
+            ));
+            continue;
         }
+        while let Some(oldest) = sends.pop_front() {
+            answer(oldest.await);
+        }
+        // Boxed: the idle worker of every socket would otherwise carry the state of the
+        // largest handler.
+        Box::pin(handle(&ectx, &event, payload, reply).instrument(span)).await;
+    }
+    while let Some(oldest) = sends.pop_front() {
+        answer(oldest.await);
     }
     Box::pin(rooms::on_disconnect(&socket, &session, &state)).await;
 }

@@ -5,12 +5,13 @@ use socketioxide::adapter::Adapter;
 use super::dispatch::EventCtx;
 use super::protocol::{DmRequest, HistoryAck, HistoryRequest, SendAck, SendRequest};
 use super::room_key;
-use crate::auth::Caller;
 use crate::error::{Error, Result};
-use crate::hub::{Origin, Posted, ValidMessage};
-use crate::model::{Room, RoomName};
+use crate::hub::{Origin, Submitted};
+use crate::model::RoomName;
 
-pub async fn send<A: Adapter>(ctx: &EventCtx<'_, A>, req: SendRequest) -> Result<SendAck> {
+/// Checks a `message:send` and queues it for the write path. The socket's worker answers it
+/// once [`Submitted::posted`] resolves, and may submit the socket's next sends meanwhile.
+pub async fn submit<A: Adapter>(ctx: &EventCtx<'_, A>, req: SendRequest) -> Result<Submitted> {
     tracing::Span::current().record("room", req.room.as_str());
     let caller = ctx.session.caller();
     let name = RoomName::parse(&req.room)?;
@@ -26,7 +27,10 @@ pub async fn send<A: Adapter>(ctx: &EventCtx<'_, A>, req: SendRequest) -> Result
         }
     };
     let message = req.message.validate(ctx.state.settings.max_message_bytes)?;
-    post(ctx, &caller, &room, message).await
+    ctx.state
+        .hub
+        .submit_message(&caller, &room, message, origin(ctx))
+        .await
 }
 
 pub async fn dm<A: Adapter>(ctx: &EventCtx<'_, A>, req: DmRequest) -> Result<SendAck> {
@@ -36,26 +40,19 @@ pub async fn dm<A: Adapter>(ctx: &EventCtx<'_, A>, req: DmRequest) -> Result<Sen
     let message = req.message.validate(ctx.state.settings.max_message_bytes)?;
     let room = ctx.state.hub.dm_room(&caller, &req.to).await?;
     tracing::Span::current().record("room", room.name.as_str());
-    post(ctx, &caller, &room, message).await
+    ctx.state
+        .hub
+        .post_message(&caller, &room, message, origin(ctx))
+        .await
+        .map(SendAck::from)
 }
 
 /// Posts from this socket, which gets the ack instead of a `message:new`.
-async fn post<A: Adapter>(
-    ctx: &EventCtx<'_, A>,
-    caller: &Caller,
-    room: &Room,
-    message: ValidMessage,
-) -> Result<SendAck> {
-    let origin = Origin {
+fn origin<'a, A: Adapter>(ctx: &'a EventCtx<'_, A>) -> Origin<'a> {
+    Origin {
         received: ctx.received,
         socket: Some(&ctx.session.sid),
-    };
-    let Posted { message, duplicate } = ctx
-        .state
-        .hub
-        .post_message(caller, room, message, origin)
-        .await?;
-    Ok(SendAck { message, duplicate })
+    }
 }
 
 pub async fn history<A: Adapter>(ctx: &EventCtx<'_, A>, req: HistoryRequest) -> Result<HistoryAck> {

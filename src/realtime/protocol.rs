@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::error::{Error, ErrorBody, ErrorCode, Result};
-use crate::hub::MessageInput;
+use crate::hub::{MessageInput, Posted};
 use crate::model::{AgentRef, MemberView, MessageView, RoomView};
 
 /// Events a client sends (each may carry an ack callback).
@@ -131,6 +131,12 @@ pub struct JoinAck {
 pub struct SendAck {
     pub message: MessageView,
     pub duplicate: bool,
+}
+
+impl From<Posted> for SendAck {
+    fn from(Posted { message, duplicate }: Posted) -> Self {
+        Self { message, duplicate }
+    }
 }
 
 #[derive(Serialize)]

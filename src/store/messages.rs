@@ -1,7 +1,7 @@
 //! Messages: the write path that assigns each room's gap-free `seq`, and history pages.
 //!
-//! `send_message` takes an owned `NewMessage` and answers a `SendOutcome`; callers never see
-//! the transaction, which `write.rs` shares between concurrent sends (group commit).
+//! `enqueue_message` takes an owned `NewMessage` and answers a `SendOutcome`; callers never
+//! see the transaction, which `write/` shares between concurrent sends (group commit).
 
 use entity::{agents, messages};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -50,10 +50,11 @@ pub struct HistoryPage {
 }
 
 impl Store {
-    /// Persists a message and assigns its seq, through the group-commit write path
-    /// (`write.rs`): answered after the commit of the batch it lands in.
-    pub async fn send_message(&self, new: NewMessage) -> StoreResult<SendOutcome> {
-        self.writer.send(new).await
+    /// Queues a message for the group-commit write path (`write/`) and returns once it is
+    /// queued; [`Queued::outcome`] answers it after the commit of the batch it lands in, with
+    /// its seq. Messages queued one after another are committed in that order.
+    pub async fn enqueue_message(&self, new: NewMessage) -> StoreResult<super::Queued> {
+        self.writer.enqueue(new).await
     }
 
     pub async fn history(

@@ -25,6 +25,7 @@ pub use audit::NewAuditEvent;
 pub use messages::{HistoryPage, HistoryQuery, NewMessage, OnCommit, SendOutcome};
 pub use rooms::{NewRoom, Viewer};
 pub use tokens::NewToken;
+pub use write::Queued;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -27,7 +27,7 @@ async fn the_embedded_default_starts_from_an_empty_folder() {
         assert_eq!(mode & 0o777, 0o600, "the generated secret is private");
     }
     // Only the banner is on stdout; drop the process to close the pipe, then read it.
-    let _ = first.child.kill();
+    first.child.kill();
     let key = first
         .banner_key()
         .expect("the first start prints the admin key");
@@ -43,7 +43,7 @@ async fn the_embedded_default_starts_from_an_empty_folder() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    let _ = second.child.kill();
+    second.child.kill();
     assert_eq!(
         second.banner_key(),
         None,

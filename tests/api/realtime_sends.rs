@@ -113,6 +113,46 @@ async fn fifty_pipelined_sends_from_one_socket_get_increasing_seq_in_send_order(
     assert_eq!(stored, (0..50).map(|i| i.to_string()).collect::<Vec<_>>());
 }
 
+async fn an_event_right_behind_pipelined_sends_waits_for_all_of_them(app: TestApp) {
+    let amy = app.create_agent("amy", "agent").await;
+    let a = joined(&app, &amy, "lobby").await;
+    // 30 sends, every tenth one refused, then a history read and a leave, all written before
+    // any of them is answered: the sends are committed together, the read sees every stored
+    // one, and the refused ones take nothing.
+    let sends = join_all((0..30).map(|i| {
+        let body = if i % 10 == 9 {
+            String::new()
+        } else {
+            format!("{i}")
+        };
+        a.send_message(json!({"room": "lobby", "body": body}))
+    }));
+    let (acks, history, left, after) = tokio::join!(
+        sends,
+        a.emit("message:history", json!({"room": "lobby", "limit": 100})),
+        a.emit("room:leave", json!({"room": "lobby"})),
+        a.send_message(json!({"room": "lobby", "body": "after the leave"})),
+    );
+    let mut seq = 0;
+    for (i, ack) in acks.iter().enumerate() {
+        if i % 10 == 9 {
+            assert_error(ack, "bad_request");
+        } else {
+            seq += 1;
+            assert_eq!(ack["message"]["seq"], seq, "send {i}: {ack}");
+            assert_eq!(ack["message"]["body"], format!("{i}"));
+        }
+    }
+    assert_ok(&history);
+    assert_eq!(
+        seqs(history["messages"].as_array().unwrap()),
+        (1..=27).collect::<Vec<_>>()
+    );
+    assert_ok(&left);
+    assert_error(&after, "forbidden");
+    assert_eq!(rest_history(&app, &amy, "lobby").await.len(), 27);
+}
+
 async fn a_send_right_after_a_join_is_handled_after_the_join(app: TestApp) {
     let amy = app.create_agent("amy", "agent").await;
     let a = Sio::connect(app.addr, &amy).await;
@@ -440,5 +480,8 @@ crate::on_both_backends!(
 crate::on_both_backends_with!(
     with_a_high_event_rate,
     |s| s.rate_limit_ws_events_per_sec = 10_000,
-    [fifty_pipelined_sends_from_one_socket_get_increasing_seq_in_send_order,]
+    [
+        fifty_pipelined_sends_from_one_socket_get_increasing_seq_in_send_order,
+        an_event_right_behind_pipelined_sends_waits_for_all_of_them,
+    ]
 );

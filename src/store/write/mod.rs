@@ -68,23 +68,44 @@ impl Writer {
         Self { tx }
     }
 
-    /// Stores one message, in whichever batch it lands in; answers after its commit.
-    pub async fn send(&self, new: NewMessage) -> StoreResult<SendOutcome> {
+    /// Puts one message in the committer's queue, waiting only while the queue is full.
+    /// Sends enqueued one after another are committed in that order, so a caller may
+    /// enqueue its next send before the previous one is answered.
+    pub async fn enqueue(&self, new: NewMessage) -> StoreResult<Queued> {
         let span = tracing::info_span!("store.write_message");
         let (done, answer) = oneshot::channel();
-        let closed = || StoreError::Unavailable(DbErr::Custom("the write path is closed".into()));
         let pending = Pending {
             new,
             done,
             span: span.clone(),
         };
-        async {
-            self.tx.send(pending).await.map_err(|_| closed())?;
-            answer.await.map_err(|_| closed())?
-        }
-        .instrument(span)
-        .await
+        self.tx
+            .send(pending)
+            .instrument(span.clone())
+            .await
+            .map_err(|_| closed())?;
+        Ok(Queued { answer, span })
     }
+}
+
+/// A send in the committer's queue.
+pub struct Queued {
+    answer: oneshot::Receiver<StoreResult<SendOutcome>>,
+    span: tracing::Span,
+}
+
+impl Queued {
+    /// The send's outcome, after the commit of its batch.
+    pub async fn outcome(self) -> StoreResult<SendOutcome> {
+        let Self { answer, span } = self;
+        async { answer.await.map_err(|_| closed())? }
+            .instrument(span)
+            .await
+    }
+}
+
+fn closed() -> StoreError {
+    StoreError::Unavailable(DbErr::Custom("the write path is closed".into()))
 }
 
 async fn commit_loop(

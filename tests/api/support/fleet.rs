@@ -224,8 +224,7 @@ impl RestProducer {
     pub async fn finish(self) -> Acked {
         self.stop.store(true, Ordering::Relaxed);
         self.task.await.unwrap();
-        let acked = self.acked.lock().await.clone();
-        acked
+        self.acked.lock().await.clone()
     }
 }
 
