@@ -277,12 +277,10 @@ async fn assemble<A: Adapter + DefinedAdapter>(
         None
     };
     let addr = SocketAddr::new(settings.host, settings.port);
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|source| StartupError::Io {
-            context: format!("binding {addr}"),
-            source,
-        })?;
+    let listener = listen(addr).map_err(|source| StartupError::Io {
+        context: format!("binding {addr}"),
+        source,
+    })?;
     let shutdown = CancellationToken::new();
     let readiness = Arc::new(Readiness::new(hub.clone(), redis.clone(), metrics.clone()));
     let transports = Transports::default();
@@ -315,6 +313,21 @@ async fn assemble<A: Adapter + DefinedAdapter>(
 
 /// Every 30 s until shutdown: forgets closed connections and ended sessions, and addresses
 /// whose refused-credential bucket is full again, so both follow the live clients.
+/// The listening socket, with room for a fleet's reconnects: the default backlog (1024)
+/// overflows when 2,000 sockets of one host come back at once after a restart, and every
+/// dropped SYN costs its client a one-second retransmission. The kernel caps it at
+/// `net.core.somaxconn`.
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    const BACKLOG: u32 = 8192;
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
+
 fn spawn_pruning(transports: Transports, failures: Arc<AuthFailures>, shutdown: CancellationToken) {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(Duration::from_secs(30));

@@ -2,8 +2,10 @@
 //! limits. It knows no transport: the REST extractors live in `http`, request parsing in `net`.
 //!
 //! Every use of a credential is checked against the database (token revoked or expired,
-//! agent disabled), so a revocation takes effect at the next request.
+//! agent disabled) or against a row of it read within the last second (`accepted`), so a
+//! revocation takes effect within the 2 s bound of SPEC §4.
 
+mod accepted;
 mod failures;
 pub mod jwt;
 pub mod keys;
@@ -11,10 +13,15 @@ mod permissions;
 mod secret;
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use entity::{agents, api_tokens};
+use uuid::Uuid;
 
+use self::accepted::{Accepted, Row};
+
+pub use accepted::ACCEPTED_FOR;
 pub use failures::{AuthFailures, ip_key};
 pub use jwt::JwtKeys;
 pub use permissions::{Caller, CredentialKind, credential_live};
@@ -39,6 +46,8 @@ pub struct Authenticator {
     /// revoked JWT) is answered from here. A refused credential never becomes valid again,
     /// except a key of an agent re-enabled within these seconds.
     refused: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    /// Rows of credentials the database accepted lately.
+    accepted: Accepted,
 }
 
 impl Authenticator {
@@ -48,7 +57,14 @@ impl Authenticator {
             jwt,
             metrics,
             refused: Default::default(),
+            accepted: Accepted::default(),
         }
+    }
+
+    /// A token or agent changed on this node (revoked, disabled, enabled): its next use reads
+    /// it again. Other nodes see the change within [`ACCEPTED_FOR`].
+    pub fn credentials_changed(&self) {
+        self.accepted.clear();
     }
 
     /// Forgets every remembered refusal (an agent was enabled again on this node; other
@@ -89,11 +105,19 @@ impl Authenticator {
 
     /// Authenticates a bearer credential: an API key (`ahk_…`) or a JWT.
     pub async fn authenticate(&self, credential: &str) -> Result<Caller> {
+        self.authenticate_as_of(credential)
+            .await
+            .map(|(caller, _)| caller)
+    }
+
+    /// [`Self::authenticate`], and when the database state it was checked against was read
+    /// (earlier than now when a remembered row served it).
+    pub async fn authenticate_as_of(&self, credential: &str) -> Result<(Caller, Instant)> {
         let digest = keys::hash(credential);
         let result = if self.recently_refused(&digest) {
             Err(Error::unauthorized())
         } else if keys::is_api_key(credential) {
-            self.key(credential).await
+            self.key(&digest).await
         } else {
             self.authenticate_jwt(credential).await
         };
@@ -105,13 +129,22 @@ impl Authenticator {
         let result = if self.recently_refused(&digest) {
             Err(Error::unauthorized())
         } else {
-            self.key(key).await
+            self.key(&digest).await
         };
-        self.remembered(digest, result)
+        self.remembered(digest, result).map(|(caller, _)| caller)
+    }
+
+    /// Whether the credential of `token_id` is still live (token neither revoked nor expired,
+    /// agent enabled), against state no older than [`ACCEPTED_FOR`].
+    pub async fn still_live(&self, token_id: Uuid) -> Result<bool> {
+        Ok(self
+            .row(token_id)
+            .await?
+            .is_some_and(|r| credential_live(&r.token, &r.agent, Utc::now())))
     }
 
     /// Counts a refusal and remembers the credential as refused.
-    fn remembered(&self, digest: String, result: Result<Caller>) -> Result<Caller> {
+    fn remembered<T>(&self, digest: String, result: Result<T>) -> Result<T> {
         if result
             .as_ref()
             .is_err_and(|e| e.code == crate::error::ErrorCode::Unauthorized)
@@ -121,7 +154,7 @@ impl Authenticator {
         self.counted(result)
     }
 
-    fn counted(&self, result: Result<Caller>) -> Result<Caller> {
+    fn counted<T>(&self, result: Result<T>) -> Result<T> {
         if result
             .as_ref()
             .is_err_and(|e| e.code == crate::error::ErrorCode::Unauthorized)
@@ -131,35 +164,82 @@ impl Authenticator {
         result
     }
 
-    async fn key(&self, key: &str) -> Result<Caller> {
-        let (token, agent) = self
-            .store
-            .token_by_hash(&keys::hash(key))
-            .await?
-            .ok_or_else(Error::unauthorized)?;
-        let caller = Self::caller(token.clone(), agent, CredentialKind::ApiKey)?;
-        if let Err(e) = self.store.touch_token(&token).await {
-            tracing::warn!(error = %e, "could not record token use");
+    /// The token row of `token_id` and its agent: remembered, or read now.
+    async fn row(&self, token_id: Uuid) -> Result<Option<Row>> {
+        if let Some(row) = self.accepted.fresh(token_id) {
+            return Ok(Some(row));
         }
-        Ok(caller)
+        let as_of = Instant::now();
+        let found = self.store.token_by_id(token_id).await?;
+        Ok(found.map(|(token, agent)| self.keep(as_of, token, agent)))
     }
 
-    async fn authenticate_jwt(&self, jwt: &str) -> Result<Caller> {
+    fn keep(&self, as_of: Instant, token: api_tokens::Model, agent: agents::Model) -> Row {
+        let row = Row {
+            as_of,
+            token,
+            agent,
+        };
+        self.accepted.keep(row.clone());
+        row
+    }
+
+    async fn key(&self, digest: &str) -> Result<(Caller, Instant)> {
+        let remembered = self
+            .accepted
+            .key_id(digest)
+            .and_then(|id| self.accepted.fresh(id));
+        let (row, read) = match remembered {
+            Some(row) => (row, false),
+            None => {
+                let as_of = Instant::now();
+                let (token, agent) = self
+                    .store
+                    .token_by_hash(digest)
+                    .await?
+                    .ok_or_else(Error::unauthorized)?;
+                self.accepted.keep_key_id(digest.to_owned(), token.id);
+                (self.keep(as_of, token, agent), true)
+            }
+        };
+        let Row {
+            as_of,
+            token,
+            agent,
+        } = row;
+        let caller = Self::caller(token.clone(), agent, CredentialKind::ApiKey)?;
+        if read {
+            // Off the request's path: `last_used_at` is advisory (at most once a minute).
+            let store = self.store.clone();
+            tokio::spawn(async move {
+                if let Err(e) = store.touch_token(&token).await {
+                    tracing::warn!(error = %e, "could not record token use");
+                }
+            });
+        }
+        Ok((caller, as_of))
+    }
+
+    async fn authenticate_jwt(&self, jwt: &str) -> Result<(Caller, Instant)> {
         let claims = self.jwt.verify(jwt).ok_or_else(Error::unauthorized)?;
         // A JWT is dead from its `exp` second on (the library still accepts `exp == now`).
         if claims.exp <= Utc::now().timestamp() {
             return Err(Error::unauthorized());
         }
-        let (token, agent) = self
-            .store
-            .token_by_id(claims.tid)
+        let Row {
+            as_of,
+            token,
+            agent,
+        } = self
+            .row(claims.tid)
             .await?
             .ok_or_else(Error::unauthorized)?;
         if agent.id != claims.sub {
             return Err(Error::unauthorized());
         }
         let expires_at = DateTime::from_timestamp(claims.exp, 0).unwrap_or_default();
-        Self::caller(token, agent, CredentialKind::Jwt { expires_at })
+        let caller = Self::caller(token, agent, CredentialKind::Jwt { expires_at })?;
+        Ok((caller, as_of))
     }
 
     /// The state checks every use repeats: token live, agent enabled, role known.

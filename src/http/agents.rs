@@ -142,6 +142,9 @@ async fn update_agent(
             body.disabled,
         )
         .await?;
+    if body.disabled.is_some() {
+        state.auth.credentials_changed();
+    }
     if body.disabled == Some(false) {
         // Its keys were refused while it was disabled: they count again from now on.
         state.auth.forget_refusals();
@@ -243,5 +246,6 @@ async fn revoke_token(
         .hub
         .revoke_token(ip.actor(&caller), token, &owner)
         .await?;
+    state.auth.credentials_changed();
     Ok(StatusCode::NO_CONTENT)
 }

@@ -66,13 +66,14 @@ pub async fn authenticate<A: Adapter>(
         return Err(drop_transport(&s, &state));
     }
     let uncounted = credential.is_none();
+    let started = std::time::Instant::now();
     let caller = match credential {
-        Some(c) => state.auth.authenticate(&c).await,
+        Some(c) => state.auth.authenticate_as_of(&c).await,
         None => Err(crate::error::Error::unauthorized()),
     };
     let ip_text = ip.map(|ip| ip.to_string());
-    let caller = match caller {
-        Ok(caller) => caller,
+    let (caller, as_of) = match caller {
+        Ok(found) => found,
         Err(e) if e.code == ErrorCode::Unauthorized => {
             if uncounted {
                 state.auth.count_failure();
@@ -121,6 +122,10 @@ pub async fn authenticate<A: Adapter>(
     );
     let ctx = SocketCtx::<A>::new(session, state);
     s.extensions.insert(ctx.clone());
+    if as_of < started {
+        // Let in on a remembered row: checked again against a fresh one.
+        tokio::spawn(expiry::recheck_after(s.clone(), ctx.clone(), as_of));
+    }
     s.on_fallback(dispatch::on_event);
     s.on_disconnect(async move |s: SocketRef<A>| {
         if let Some(ctx) = SocketCtx::<A>::of(&s) {

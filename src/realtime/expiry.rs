@@ -3,7 +3,7 @@
 //! made behind the server's back (the CLI) or whose notification was missed.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -13,7 +13,7 @@ use socketioxide::extract::SocketRef;
 
 use super::protocol::{AuthExpiring, server};
 use super::session::{Session, SocketCtx};
-use crate::auth::credential_live;
+use crate::auth::ACCEPTED_FOR;
 use crate::model::AuditType;
 use crate::model::timestamp;
 use crate::state::AppState;
@@ -21,7 +21,7 @@ use crate::state::AppState;
 /// How early a JWT socket is warned.
 const WARNING: chrono::Duration = chrono::Duration::seconds(60);
 /// How often live sockets' credentials are checked again (the CLI's changes reach sockets
-/// within this bound).
+/// within this bound). Sockets of one token share one lookup a round (`Authenticator::still_live`).
 const RECHECK_INTERVAL: Duration = Duration::from_secs(30);
 
 fn until(t: DateTime<Utc>) -> Duration {
@@ -77,12 +77,7 @@ pub async fn recheck_loop<A: Adapter>(io: SocketIo<A>, state: AppState) {
             let Some(ctx) = SocketCtx::<A>::of(&socket) else {
                 continue;
             };
-            let live = match state.hub.token_by_id(ctx.session.token_id()).await {
-                Ok(Some((token, agent))) => credential_live(&token, &agent, Utc::now()),
-                Ok(None) => false,
-                // The database is down: keep the sockets, check again next round.
-                Err(_) => true,
-            };
+            let live = recheck(&socket, &ctx).await;
             if live && !ctx.session.caller().is_admin() {
                 for (room, id) in ctx.session.joined_private() {
                     // Only a definite "not a member" takes a socket out; errors wait.
@@ -91,19 +86,43 @@ pub async fn recheck_loop<A: Adapter>(io: SocketIo<A>, state: AppState) {
                     }
                 }
             }
-            if !live {
-                let agent_id = ctx.session.agent_id();
-                let _ = socket.disconnect();
-                state
-                    .hub
-                    .audit(
-                        AuditType::SocketKicked,
-                        Some(agent_id),
-                        None,
-                        json!({"reason": "credential no longer valid", "sockets": 1}),
-                    )
-                    .await;
-            }
         }
     }
+}
+
+/// A socket let in on a credential row read at `as_of` (remembered, not read for it): once
+/// that row is [`ACCEPTED_FOR`] old, checks the socket against a fresh one, so a revocation
+/// whose kick went out before the socket connected still reaches it within the 2 s bound.
+pub async fn recheck_after<A: Adapter>(socket: SocketRef<A>, ctx: SocketCtx<A>, as_of: Instant) {
+    let due = as_of + ACCEPTED_FOR + Duration::from_millis(10);
+    tokio::select! {
+        () = tokio::time::sleep_until(due.into()) => {}
+        () = ctx.session.closed.cancelled() => return,
+    }
+    recheck(&socket, &ctx).await;
+}
+
+/// Disconnects the socket when its credential is no longer live (token revoked or expired,
+/// agent disabled); answers whether it is. While the database is down it is kept.
+async fn recheck<A: Adapter>(socket: &SocketRef<A>, ctx: &SocketCtx<A>) -> bool {
+    let live = ctx
+        .state
+        .auth
+        .still_live(ctx.session.token_id())
+        .await
+        .unwrap_or(true);
+    if !live {
+        let agent_id = ctx.session.agent_id();
+        let _ = socket.clone().disconnect();
+        ctx.state
+            .hub
+            .audit(
+                AuditType::SocketKicked,
+                Some(agent_id),
+                None,
+                json!({"reason": "credential no longer valid", "sockets": 1}),
+            )
+            .await;
+    }
+    live
 }

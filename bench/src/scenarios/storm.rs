@@ -148,6 +148,7 @@ pub async fn run(
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    let cpu_until_back = server.usage().cpu;
     tokio::time::sleep(args.after).await;
     shared.stop.store(true, Ordering::SeqCst);
     producing.await??;
@@ -188,6 +189,7 @@ pub async fn run(
             "all_back_after_ready_ms": ms(last_back - ready),
             "all_back_after_sigterm_ms": ms(last_back - term),
             "back_after_ready": back_after_ready.summary(),
+            "server_cpu_s_until_back": cpu_until_back.as_secs_f64(),
             "acked": posted.len(),
             "missing": missing,
             "duplicates": duplicates,
