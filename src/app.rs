@@ -311,8 +311,6 @@ async fn assemble<A: Adapter + DefinedAdapter>(
     ))
 }
 
-/// Every 30 s until shutdown: forgets closed connections and ended sessions, and addresses
-/// whose refused-credential bucket is full again, so both follow the live clients.
 /// The listening socket, with room for a fleet's reconnects: the default backlog (1024)
 /// overflows when 2,000 sockets of one host come back at once after a restart, and every
 /// dropped SYN costs its client a one-second retransmission. The kernel caps it at
@@ -328,6 +326,8 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(BACKLOG)
 }
 
+/// Every 30 s until shutdown: forgets closed connections and ended sessions, and addresses
+/// whose refused-credential bucket is full again, so both follow the live clients.
 fn spawn_pruning(transports: Transports, failures: Arc<AuthFailures>, shutdown: CancellationToken) {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(Duration::from_secs(30));

@@ -1,9 +1,9 @@
 //! Authentication and authorization: API keys, JWTs, the permission rules, refused-credential
 //! limits. It knows no transport: the REST extractors live in `http`, request parsing in `net`.
 //!
-//! Every use of a credential is checked against the database (token revoked or expired,
-//! agent disabled) or against a row of it read within the last second (`accepted`), so a
-//! revocation takes effect within the 2 s bound of SPEC §4.
+//! Every use of a credential is checked against its token and agent (token revoked or
+//! expired, agent disabled) as the database had them within the last second (`accepted`), so
+//! a revocation takes effect within the 2 s bound of SPEC §4.
 
 mod accepted;
 mod failures;

@@ -4,8 +4,8 @@
 //! could overtake the `room:join` before it. Instead every event is rate-checked and queued
 //! while socketioxide still holds it in arrival order — in a message extractor
 //! ([`Enqueued`]), before any task is spawned — and one worker task per socket ([`worker`])
-//! handles the queue one event at a time, answering each with its [`Ack`] (or `hub:error`
-//! when it came without an ack callback). Rate-limited events are answered at once, without
+//! handles the queue in order, answering each event with its [`Ack`] (or `hub:error` when it
+//! came without an ack callback); consecutive `message:send`s overlap their commits. Rate-limited events are answered at once, without
 //! queueing; a flood ends the socket.
 
 use std::collections::VecDeque;
@@ -261,6 +261,16 @@ const MAX_PIPELINED_SENDS: usize = 32;
 /// A submitted `message:send` and the reply it gets once committed.
 type PendingSend<A> = Pin<Box<dyn Future<Output = (Reply<A>, Result<SendAck>)> + Send>>;
 
+/// Waits for every pending send, oldest first, and answers each.
+async fn answer_all<A: Adapter>(
+    sends: &mut VecDeque<PendingSend<A>>,
+    answer: impl Fn((Reply<A>, Result<SendAck>)),
+) {
+    while let Some(oldest) = sends.pop_front() {
+        answer(oldest.await);
+    }
+}
+
 /// Handles a socket's events in order until it disconnects, then cleans up.
 ///
 /// Events are handled one at a time, except that consecutive `message:send`s are pipelined:
@@ -291,6 +301,7 @@ pub async fn worker<A: Adapter>(socket: SocketRef<A>, ctx: SocketCtx<A>, state: 
             },
         };
         let Some(Work::Event(queued)) = work else {
+            answer_all(&mut sends, answer).await;
             break;
         };
         let QueuedEvent {
@@ -312,10 +323,10 @@ pub async fn worker<A: Adapter>(socket: SocketRef<A>, ctx: SocketCtx<A>, state: 
             received,
         };
         if event == client::MESSAGE_SEND {
-            while sends.len() >= MAX_PIPELINED_SENDS {
-                if let Some(oldest) = sends.pop_front() {
-                    answer(oldest.await);
-                }
+            if sends.len() >= MAX_PIPELINED_SENDS
+                && let Some(oldest) = sends.pop_front()
+            {
+                answer(oldest.await);
             }
             let submitted = match parse(payload) {
                 Ok(req) => Box::pin(messages::submit(&ectx, req).instrument(span.clone())).await,
@@ -333,15 +344,10 @@ pub async fn worker<A: Adapter>(socket: SocketRef<A>, ctx: SocketCtx<A>, state: 
             ));
             continue;
         }
-        while let Some(oldest) = sends.pop_front() {
-            answer(oldest.await);
-        }
+        answer_all(&mut sends, answer).await;
         // Boxed: the idle worker of every socket would otherwise carry the state of the
         // largest handler.
         Box::pin(handle(&ectx, &event, payload, reply).instrument(span)).await;
-    }
-    while let Some(oldest) = sends.pop_front() {
-        answer(oldest.await);
     }
     Box::pin(rooms::on_disconnect(&socket, &session, &state)).await;
 }

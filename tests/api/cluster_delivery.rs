@@ -94,6 +94,18 @@ async fn a_handshake_right_behind_a_revocation_elsewhere_is_refused_or_kicked_wi
             "a socket let in on the remembered row is kicked within 2 s of the revocation"
         ),
     }
+    // REST on that node refuses the key within the same bound.
+    loop {
+        let status = c.api(0).get("/api/v1/me", &key).await.status();
+        if status == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert!(
+            Instant::now() < bound,
+            "node 1 still accepts the revoked key over REST"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // From then on the node refuses the key.
     tokio::time::sleep(crate::support::jwt::until(bound)).await;
     let again = Sio::connect_with(c.addr(0), Some(json!({ "token": key })), &[]).await;

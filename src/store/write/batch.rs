@@ -49,8 +49,10 @@ pub(super) async fn store_batch(
     let mut per_room: BTreeMap<Uuid, u64> = BTreeMap::new();
     for (i, new) in news.iter().enumerate() {
         let repeat = new.client_id.as_deref().and_then(|c| {
-            stored
-                .get(&(new.sender_id, c.to_owned()))
+            // Only a rerun of a batch that hit the unique index has looked any up.
+            (!stored.is_empty())
+                .then(|| stored.get(&(new.sender_id, c.to_owned())))
+                .flatten()
                 .map(|m| RepeatOf::Stored(m.clone()))
                 .or_else(|| {
                     first_of
