@@ -104,6 +104,14 @@ pub struct Settings {
         global = true
     )]
     pub max_rooms_per_socket: usize,
+    /// Open `stream:*` messages one socket may have at once; one more is `conflict`.
+    #[arg(
+        long,
+        env = "MAX_STREAMS_PER_SOCKET",
+        default_value_t = 8,
+        global = true
+    )]
+    pub max_streams_per_socket: usize,
     /// Rooms a non-admin agent may create per hour (REST and joins; DM rooms do not count).
     #[arg(
         long,
@@ -267,8 +275,13 @@ impl Settings {
         {
             return err("rate limits must be at least 1");
         }
-        if self.max_rooms_per_socket == 0 || self.room_creates_per_hour == 0 {
-            return err("MAX_ROOMS_PER_SOCKET and ROOM_CREATES_PER_HOUR must be at least 1");
+        if self.max_rooms_per_socket == 0
+            || self.room_creates_per_hour == 0
+            || self.max_streams_per_socket == 0
+        {
+            return err(
+                "MAX_ROOMS_PER_SOCKET, ROOM_CREATES_PER_HOUR and MAX_STREAMS_PER_SOCKET must be at least 1",
+            );
         }
         if self.max_connections == 0 {
             return err("MAX_CONNECTIONS must be at least 1");

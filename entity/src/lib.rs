@@ -8,5 +8,6 @@ pub mod agents;
 pub mod api_tokens;
 pub mod audit_events;
 pub mod messages;
+pub mod read_cursors;
 pub mod room_members;
 pub mod rooms;

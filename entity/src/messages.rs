@@ -17,6 +17,11 @@ pub struct Model {
     #[sea_orm(column_type = "String(StringLen::N(64))", nullable)]
     pub client_id: Option<String>,
     pub created_at: DateTimeUtc,
+    /// The seq of the message of the same room this one answers (SPEC §11 threads).
+    pub reply_to: Option<i64>,
+    /// The id of the stream this message finished (SPEC §11 streams).
+    #[sea_orm(column_type = "String(StringLen::N(64))", nullable)]
+    pub stream: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

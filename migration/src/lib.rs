@@ -10,6 +10,8 @@ mod m20261128_000003_create_rooms;
 mod m20261128_000004_create_room_members;
 mod m20261128_000005_create_messages;
 mod m20261128_000006_create_audit_events;
+mod m20261201_000007_add_threads_and_streams;
+mod m20261201_000008_create_read_cursors;
 
 pub struct Migrator;
 
@@ -23,6 +25,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000004_create_room_members::Migration),
             Box::new(m20261128_000005_create_messages::Migration),
             Box::new(m20261128_000006_create_audit_events::Migration),
+            Box::new(m20261201_000007_add_threads_and_streams::Migration),
+            Box::new(m20261201_000008_create_read_cursors::Migration),
         ]
     }
 }

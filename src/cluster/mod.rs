@@ -5,6 +5,7 @@
 //! methods either way. [`redis`] holds the Redis clients and the adapter's pub/sub driver,
 //! [`liveness`] the per-node heartbeat and the reaper of dead nodes.
 
+mod drafts;
 pub mod liveness;
 mod presence;
 pub mod redis;
@@ -12,6 +13,7 @@ mod redis_presence;
 
 use uuid::Uuid;
 
+pub use drafts::{DRAFT_TTL, Draft, DraftMirror};
 pub use presence::{LocalPresence, RoomChange, STATUSES, TooManyConnections};
 pub use redis_presence::{Reaped, RedisPresence};
 

@@ -22,6 +22,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct HistoryParams {
+    /// Page the replies to this seq instead of the room (the root is not in the page).
+    thread: Option<i64>,
     /// The newest `limit` with seq < before.
     before: Option<i64>,
     /// The oldest `limit` with seq > after.
@@ -38,7 +40,8 @@ struct MessagePage {
     has_more: bool,
 }
 
-/// A page of the room's history (readers of the room).
+/// A page of the room's history, or with `thread` of the replies to one message (readers
+/// of the room).
 #[utoipa::path(get, path = "/rooms/{name}/messages", tag = "messages", params(("name" = String, Path, description = "room name"), HistoryParams),
     responses((status = 200, body = MessagePage), (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
 async fn history(
@@ -53,7 +56,7 @@ async fn history(
         .await?;
     let (messages, has_more) = state
         .hub
-        .history(&room, params.before, params.after, params.limit)
+        .history(&room, params.thread, params.before, params.after, params.limit)
         .await?;
     Ok(Json(MessagePage { messages, has_more }))
 }

@@ -8,6 +8,7 @@ mod agents;
 mod audit;
 mod auth;
 mod caller;
+mod cursors;
 mod dashboard;
 mod extract;
 mod health;
@@ -46,6 +47,7 @@ pub fn router<A: socketioxide::adapter::Adapter>(
         .merge(agents::router())
         .merge(rooms::router())
         .merge(messages::router())
+        .merge(cursors::router())
         .merge(audit::router())
         .fallback(unknown_route);
     let (api, doc) = OpenApiRouter::with_openapi(openapi::base())

@@ -11,7 +11,9 @@ use super::Hub;
 use crate::auth::Caller;
 use crate::error::{Error, Result};
 use crate::model::{AgentRef, MessageView, Room, RoomName};
-use crate::store::{HistoryPage, HistoryQuery, NewMessage, OnCommit, Queued, SendOutcome};
+use crate::store::{
+    HistoryPage, HistoryQuery, NewMessage, OnCommit, Queued, SendOutcome, Store,
+};
 use crate::telemetry::Metrics;
 
 /// Serialized metadata may not exceed this many bytes (SPEC §3).
@@ -74,6 +76,9 @@ pub struct MessageInput {
     pub client_id: Option<String>,
     #[serde(default)]
     pub metadata: Option<Value>,
+    /// The seq of the message of the same room this one answers (SPEC §11 threads).
+    #[serde(default)]
+    pub reply_to: Option<i64>,
 }
 
 /// A [`MessageInput`] that passed [`MessageInput::validate`]: only these are stored.
@@ -83,6 +88,9 @@ pub struct ValidMessage {
     client_id: Option<String>,
     /// An object, never JSON `null`.
     metadata: Option<Value>,
+    reply_to: Option<i64>,
+    /// The stream this message ends (set by the hub only).
+    stream: Option<String>,
 }
 
 /// Where a post comes from, for its broadcast and its latency metric.
@@ -97,10 +105,12 @@ pub struct Origin<'a> {
 /// A message in the write path (see [`Hub::submit_message`]).
 pub struct Submitted {
     queued: Queued,
+    room_id: uuid::Uuid,
     room: RoomName,
     sender: AgentRef,
     received: Instant,
     metrics: Arc<Metrics>,
+    store: Store,
 }
 
 impl Submitted {
@@ -110,8 +120,18 @@ impl Submitted {
         if !duplicate {
             self.metrics.message_sent(self.received.elapsed());
         }
+        let mut view = MessageView::from_model(self.room.as_str(), message, self.sender);
+        // A new message has no replies yet; a repeat of a stored one may.
+        if duplicate {
+            view.reply_count = self
+                .store
+                .reply_counts(self.room_id, vec![view.seq])
+                .await?
+                .remove(&view.seq)
+                .unwrap_or(0);
+        }
         Ok(Posted {
-            message: MessageView::from_model(self.room.as_str(), message, self.sender),
+            message: view,
             duplicate,
         })
     }
@@ -132,6 +152,14 @@ fn contains_nul(v: &Value) -> bool {
     }
 }
 
+impl ValidMessage {
+    /// The message that ends stream `id`.
+    pub fn ending_stream(mut self, id: &str) -> Self {
+        self.stream = Some(id.to_owned());
+        self
+    }
+}
+
 impl MessageInput {
     /// Checks sizes and characters against SPEC §3 before anything is stored.
     pub fn validate(self, max_body_bytes: usize) -> Result<ValidMessage> {
@@ -140,6 +168,8 @@ impl MessageInput {
             body: self.body,
             client_id: self.client_id,
             metadata: self.metadata.filter(|m| !m.is_null()),
+            reply_to: self.reply_to,
+            stream: None,
         })
     }
 
@@ -155,6 +185,7 @@ impl MessageInput {
         if self.body.contains('\0') {
             return Err(Error::bad_request("body must not contain U+0000"));
         }
+        check_reply_to(self.reply_to)?;
         if let Some(id) = &self.client_id {
             let n = id.chars().count();
             if n == 0 || n > MAX_CLIENT_ID_CHARS || id.contains('\0') {
@@ -163,19 +194,32 @@ impl MessageInput {
                 ));
             }
         }
-        match &self.metadata {
-            None | Some(Value::Null) => {}
-            Some(m @ Value::Object(_)) => {
-                if serde_json::to_vec(m).map_or(usize::MAX, |v| v.len()) > MAX_METADATA_BYTES {
-                    return Err(Error::payload_too_large("metadata exceeds 4096 bytes"));
-                }
-                if contains_nul(m) {
-                    return Err(Error::bad_request("metadata must not contain U+0000"));
-                }
+        check_metadata(self.metadata.as_ref())
+    }
+}
+
+/// `reply_to` is a seq: 1 or more (whether it exists is checked against the room).
+pub fn check_reply_to(reply_to: Option<i64>) -> Result<()> {
+    if reply_to.is_some_and(|r| r < 1) {
+        return Err(Error::bad_request("reply_to must be a seq, 1 or more"));
+    }
+    Ok(())
+}
+
+/// Metadata is a JSON object of at most [`MAX_METADATA_BYTES`] without U+0000, or null.
+pub fn check_metadata(metadata: Option<&Value>) -> Result<()> {
+    match metadata {
+        None | Some(Value::Null) => Ok(()),
+        Some(m @ Value::Object(_)) => {
+            if serde_json::to_vec(m).map_or(usize::MAX, |v| v.len()) > MAX_METADATA_BYTES {
+                return Err(Error::payload_too_large("metadata exceeds 4096 bytes"));
             }
-            Some(_) => return Err(Error::bad_request("metadata must be an object or null")),
+            if contains_nul(m) {
+                return Err(Error::bad_request("metadata must not contain U+0000"));
+            }
+            Ok(())
         }
-        Ok(())
+        Some(_) => Err(Error::bad_request("metadata must be an object or null")),
     }
 }
 
@@ -209,20 +253,31 @@ impl Hub {
         origin: Origin<'_>,
     ) -> Result<Submitted> {
         caller.require_poster(room)?;
+        self.check_reply_exists(room, message.reply_to).await?;
         let sender = AgentRef::from_model(&caller.agent);
         // Broadcast from the write path, in commit order (see `deliver_in_order`).
+        // The agent's message ends its activity in the room (SPEC §11), right after it.
         let on_commit: OnCommit = {
             let deliveries = self.deliveries.clone();
+            let activity = self.activity.clone();
             let room = room.name.clone();
             let sender = sender.clone();
             let except = origin.socket.map(str::to_owned);
             Box::new(move |stored| {
+                let idle = activity.end(&sender, room.as_str());
                 let message = MessageView::from_model(room.as_str(), stored.clone(), sender);
                 let _ = deliveries.send(super::Delivery {
-                    room,
-                    message,
-                    except,
+                    room: room.clone(),
+                    what: super::Broadcast::Message(message),
+                    except: except.clone(),
                 });
+                if let Some(idle) = idle {
+                    let _ = deliveries.send(super::Delivery {
+                        room,
+                        what: super::Broadcast::Event(super::RoomEvent::Activity(idle)),
+                        except,
+                    });
+                }
             })
         };
         let queued = self
@@ -233,21 +288,39 @@ impl Hub {
                 body: message.body,
                 metadata: message.metadata,
                 client_id: message.client_id,
+                reply_to: message.reply_to,
+                stream: message.stream,
                 on_commit: Some(on_commit),
             })
             .await?;
         Ok(Submitted {
             queued,
+            room_id: room.id,
             room: room.name.clone(),
             sender,
             received: origin.received,
             metrics: self.metrics.clone(),
+            store: self.store.clone(),
         })
+    }
+
+    /// `reply_to` must name a message of the room (`not_found` otherwise). Messages are never
+    /// deleted and seqs only grow, so one at or below the room's `last_seq` as the caller
+    /// last read it exists without a lookup.
+    pub async fn check_reply_exists(&self, room: &Room, reply_to: Option<i64>) -> Result<()> {
+        let Some(seq) = reply_to else { return Ok(()) };
+        if seq <= room.last_seq || self.store.message_exists(room.id, seq).await? {
+            Ok(())
+        } else {
+            Err(Error::not_found("message to reply to"))
+        }
     }
 
     /// Renders a page of one room's messages with their senders.
     async fn views(&self, room: &Room, page: HistoryPage) -> Result<Vec<MessageView>> {
         let senders = self.store.senders(&page.messages).await?;
+        let seqs = page.messages.iter().map(|m| m.seq).collect();
+        let counts = self.store.reply_counts(room.id, seqs).await?;
         Ok(page
             .messages
             .into_iter()
@@ -261,7 +334,9 @@ impl Hub {
                         name: String::new(),
                         display_name: String::new(),
                     });
-                MessageView::from_model(room.name.as_str(), m, sender)
+                let mut view = MessageView::from_model(room.name.as_str(), m, sender);
+                view.reply_count = counts.get(&view.seq).copied().unwrap_or(0);
+                view
             })
             .collect())
     }
@@ -276,7 +351,7 @@ impl Hub {
     ) -> Result<(Vec<MessageView>, bool)> {
         let page = self
             .store
-            .history(room.id, HistoryQuery::After(since), max)
+            .history(room.id, None, HistoryQuery::After(since), max)
             .await?;
         let has_more = page.has_more;
         let mut views = self.views(room, page).await?;
@@ -284,10 +359,12 @@ impl Hub {
         Ok((views, has_more || cut))
     }
 
-    /// A page of history for a reader of the room; `limit` must be 1..=100.
+    /// A page of history for a reader of the room — with `thread`, of the replies to that
+    /// seq (which must exist); `limit` must be 1..=100.
     pub async fn history(
         &self,
         room: &Room,
+        thread: Option<i64>,
         before: Option<i64>,
         after: Option<i64>,
         limit: Option<i64>,
@@ -308,7 +385,11 @@ impl Hub {
             (None, Some(a)) => (HistoryQuery::After(a), Keep::Oldest),
             (None, None) => (HistoryQuery::Latest, Keep::Newest),
         };
-        let page = self.store.history(room.id, query, limit).await?;
+        check_reply_to(thread).map_err(|_| Error::bad_request("thread must be a seq, 1 or more"))?;
+        if thread.is_some() {
+            self.check_reply_exists(room, thread).await?;
+        }
+        let page = self.store.history(room.id, thread, query, limit).await?;
         let has_more = page.has_more;
         let mut views = self.views(room, page).await?;
         let cut = cap_page(&mut views, keep);

@@ -2,11 +2,14 @@
 //! CLI. Handlers parse and call in here; this layer decides who may do what and calls the
 //! store. It knows neither HTTP nor sockets.
 
+mod activity;
 mod agents;
+mod cursors;
 mod messages;
 mod outbound;
 mod reads;
 mod rooms;
+mod streams;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,9 +18,12 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+pub use activity::{ACTIVITY_TTL, STATES as ACTIVITY_STATES};
 pub use agents::{Actor, IssuedToken};
+pub use cursors::CURSOR_UPDATE_INTERVAL;
+pub use streams::{AbortReason, STREAM_IDLE_TIMEOUT, sweep_idle_streams};
 pub use messages::{MessageInput, Origin, Posted, Submitted, ValidMessage};
-pub use outbound::{BoxFuture, Fanout, KickTarget, NoSockets};
+pub use outbound::{BoxFuture, Fanout, KickTarget, NoSockets, RoomEvent};
 
 use crate::config::Settings;
 
@@ -41,27 +47,54 @@ pub struct Hub {
     pub metrics: Arc<Metrics>,
     /// When each type of throttled audit event was last written per IP or agent.
     throttled_audits: Arc<Mutex<Throttled>>,
+    /// This node's open streams (SPEC §11).
+    streams: Arc<streams::Streams>,
+    /// This node's live activity states (SPEC §11).
+    activity: Arc<activity::Activity>,
+    /// The pacing of `cursor:update` broadcasts.
+    cursor_updates: Arc<cursors::CursorUpdates>,
 }
 
-/// A stored message to broadcast.
+/// What to broadcast, in order.
 struct Delivery {
     room: RoomName,
-    message: MessageView,
-    /// The socket that sent it (it gets the ack instead).
+    what: Broadcast,
+    /// The socket it came from (it gets the ack instead).
     except: Option<String>,
 }
 
-/// Broadcasts stored messages one after another, in the order the write path committed them:
-/// the senders of one batch wake in any order, so if each broadcast its own message, a
-/// room's readers could see seq 5 before seq 4 (and a DM overtaken by a later message).
+enum Broadcast {
+    /// A stored message: `message:new`.
+    Message(MessageView),
+    Event(RoomEvent),
+}
+
+/// Broadcasts one after another: stored messages in the order the write path committed them
+/// (the senders of one batch wake in any order, so if each broadcast its own message, a
+/// room's readers could see seq 5 before seq 4, and a DM overtaken by a later message), and
+/// the events of SPEC §11 in the order they happened, between those messages (a stream's
+/// last delta before its message, an activity's end after the message that ended it).
 async fn deliver_in_order(
     fanout: Arc<dyn Fanout>,
     mut queue: tokio::sync::mpsc::UnboundedReceiver<Delivery>,
 ) {
     while let Some(d) = queue.recv().await {
-        fanout
-            .deliver(&d.room, &d.message, d.except.as_deref())
-            .await;
+        let except = d.except.as_deref();
+        match &d.what {
+            Broadcast::Message(m) => fanout.deliver(&d.room, m, except).await,
+            Broadcast::Event(e) => fanout.broadcast(&d.room, e, except).await,
+        }
+    }
+}
+
+impl Hub {
+    /// Queues `event` for the room's sockets (but `except`), after every broadcast before it.
+    fn broadcast(&self, room: &RoomName, event: RoomEvent, except: Option<&str>) {
+        let _ = self.deliveries.send(Delivery {
+            room: room.clone(),
+            what: Broadcast::Event(event),
+            except: except.map(str::to_owned),
+        });
     }
 }
 
@@ -101,6 +134,7 @@ impl Hub {
         settings: Arc<Settings>,
         fanout: Arc<dyn Fanout>,
         metrics: Arc<Metrics>,
+        drafts: Option<crate::cluster::DraftMirror>,
     ) -> Self {
         let (deliveries, queue) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(deliver_in_order(fanout.clone(), queue));
@@ -111,6 +145,9 @@ impl Hub {
             deliveries,
             metrics,
             throttled_audits: Arc::default(),
+            streams: Arc::new(streams::Streams::new(drafts)),
+            activity: Arc::default(),
+            cursor_updates: Arc::default(),
         }
     }
 
@@ -121,7 +158,7 @@ impl Hub {
     ) -> Result<Self, crate::store::StoreError> {
         let metrics = Arc::new(Metrics::default());
         let store = Store::open(&settings, metrics.clone()).await?;
-        Ok(Self::new(store, settings, Arc::new(NoSockets), metrics))
+        Ok(Self::new(store, settings, Arc::new(NoSockets), metrics, None))
     }
 
     /// Audits a rate-limit hit, at most once per minute per IP or agent, so an attack cannot

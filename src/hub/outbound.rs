@@ -7,7 +7,10 @@ use std::pin::Pin;
 
 use uuid::Uuid;
 
-use crate::model::{AgentRef, MessageView, RoomName};
+use crate::model::{
+    ActivityView, AgentRef, CursorMoved, MessageView, RoomName, StreamAborted, StreamDelta,
+    StreamView,
+};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -20,7 +23,26 @@ pub enum KickTarget {
     Agent(Uuid),
 }
 
+/// What a room's sockets are told besides new messages (SPEC §11), never stored.
+#[derive(Debug, Clone)]
+pub enum RoomEvent {
+    StreamStarted(StreamView),
+    StreamDelta(StreamDelta),
+    StreamAborted(StreamAborted),
+    Activity(ActivityView),
+    CursorMoved(CursorMoved),
+}
+
 pub trait Fanout: Send + Sync {
+    /// Tells a room's sockets (for a `dm:` room every socket of its two agents) on every
+    /// node, but the `except` socket, about `event`.
+    fn broadcast<'a>(
+        &'a self,
+        room: &'a RoomName,
+        event: &'a RoomEvent,
+        except: Option<&'a str>,
+    ) -> BoxFuture<'a, ()>;
+
     /// Broadcasts `message:new` for a stored message: to the room's sockets, or for a `dm:`
     /// room to every socket of its two agents; never to the `except` socket (its id).
     fn deliver<'a>(
@@ -46,6 +68,14 @@ pub trait Fanout: Send + Sync {
 pub struct NoSockets;
 
 impl Fanout for NoSockets {
+    fn broadcast<'a>(
+        &'a self,
+        _: &'a RoomName,
+        _: &'a RoomEvent,
+        _: Option<&'a str>,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
     fn deliver<'a>(
         &'a self,
         _: &'a RoomName,

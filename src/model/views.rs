@@ -51,6 +51,12 @@ pub struct MessageView {
     pub metadata: Option<Value>,
     pub client_id: Option<String>,
     pub created_at: String,
+    /// The seq of the message of this room it answers (SPEC §11 threads).
+    pub reply_to: Option<i64>,
+    /// How many messages answer this one, counted when read.
+    pub reply_count: i64,
+    /// The stream this message finished, if it was streamed (SPEC §11).
+    pub stream: Option<String>,
 }
 
 /// `member` — an agent present in a room.
@@ -137,6 +143,8 @@ impl TokenView {
 }
 
 impl MessageView {
+    /// The message with `reply_count` 0: set it from [`crate::store::Store::reply_counts`]
+    /// where the message may have replies.
     pub fn from_model(room: &str, m: entity::messages::Model, sender: AgentRef) -> Self {
         Self {
             id: m.id,
@@ -147,6 +155,96 @@ impl MessageView {
             metadata: m.metadata,
             client_id: m.client_id,
             created_at: timestamp(m.created_at),
+            reply_to: m.reply_to,
+            reply_count: 0,
+            stream: m.stream,
         }
     }
+}
+
+/// `stream` — a message being streamed (SPEC §11): `stream:start`'s ack and broadcast.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StreamView {
+    /// Opaque, made by the server.
+    pub id: String,
+    pub room: String,
+    pub sender: AgentRef,
+    pub metadata: Option<Value>,
+    pub reply_to: Option<i64>,
+    pub started_at: String,
+}
+
+/// An open stream with its text so far (`room:join`'s `streams`).
+#[derive(Debug, Clone, Serialize)]
+pub struct DraftView {
+    /// The fields of the [`StreamView`].
+    #[serde(flatten)]
+    pub stream: Value,
+    pub text: String,
+    /// The index of the last delta in `text`, -1 before the first: the next delta has
+    /// `index + 1`.
+    pub index: i64,
+}
+
+/// `stream:delta` as readers get it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StreamDelta {
+    pub id: String,
+    pub room: String,
+    pub index: i64,
+    pub text: String,
+}
+
+/// `stream:abort` as readers get it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StreamAborted {
+    pub id: String,
+    pub room: String,
+    pub reason: String,
+}
+
+/// `activity` — what an agent is doing in a room (SPEC §11), never stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActivityView {
+    pub room: String,
+    pub agent: AgentRef,
+    /// `typing`, `thinking`, `tool` or `idle`.
+    pub state: &'static str,
+    pub detail: Option<String>,
+    pub expires_at: String,
+}
+
+/// The caller's read cursor in a room.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CursorView {
+    pub room: String,
+    pub seq: i64,
+    pub updated_at: String,
+}
+
+/// `cursor:update`: an agent read a room up to `seq`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CursorMoved {
+    pub room: String,
+    pub agent: AgentRef,
+    pub seq: i64,
+}
+
+/// One agent's cursor in a room (`GET /rooms/{name}/cursors`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AgentCursorView {
+    pub agent: AgentRef,
+    pub seq: i64,
+    pub updated_at: String,
+}
+
+/// A room in `GET /me/unread`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UnreadView {
+    pub room: String,
+    pub last_seq: i64,
+    /// 0 when the agent has no cursor in the room.
+    pub cursor: i64,
+    /// `last_seq - cursor`.
+    pub unread: i64,
 }

@@ -25,7 +25,7 @@ use tracing::Instrument;
 use super::protocol::{Ack, Done, HubError, SendAck, client, server};
 use super::rate::Verdict;
 use super::session::{Session, SocketCtx};
-use super::{messages, presence, refresh, rooms};
+use super::{activity, messages, presence, refresh, rooms, streams};
 use crate::error::{Error, Result};
 use crate::net::Transports;
 use crate::state::AppState;
@@ -251,6 +251,12 @@ async fn handle<A: Adapter>(
         client::PRESENCE_SET => route!(presence::set),
         client::PRESENCE_LIST => route!(presence::list),
         client::AUTH_REFRESH => route!(refresh::refresh),
+        client::STREAM_START => route!(streams::start),
+        client::STREAM_DELTA => route!(streams::delta),
+        client::STREAM_END => route!(streams::end),
+        client::STREAM_ABORT => route!(streams::abort),
+        client::ACTIVITY_SET => route!(activity::set),
+        client::CURSOR_SET => route!(activity::cursor),
         _ => ctx.answer::<Done>(reply, Err(Error::bad_request("unknown event"))),
     }
 }

@@ -13,12 +13,40 @@ use super::session::SocketCtx;
 use super::{agent_key, agent_name_key, room_key, token_key};
 use crate::cluster::Presence;
 use crate::cluster::Reaped;
-use crate::hub::{BoxFuture, Fanout, KickTarget};
+use crate::hub::{BoxFuture, Fanout, KickTarget, RoomEvent};
 use crate::model::{AgentRef, MessageView, RoomName};
 
 pub struct SocketIoFanout<A: Adapter> {
     pub io: SocketIo<A>,
     pub presence: Arc<Presence>,
+}
+
+impl<A: Adapter> SocketIoFanout<A> {
+    /// Emits `event` to a room's sockets on every node but `except`: for a `dm:` room, to
+    /// every socket of its two agents, named in its name.
+    async fn emit_to_room<T: serde::Serialize + ?Sized>(
+        &self,
+        room: &RoomName,
+        event: &'static str,
+        payload: &T,
+        except: Option<&str>,
+    ) {
+        let targets: Vec<String> = match room.dm_agents() {
+            Some((a, b)) => vec![agent_name_key(a), agent_name_key(b)],
+            None => vec![room_key(room.as_str())],
+        };
+        // The namespace is gone once shutdown closed it: nobody is left to tell.
+        let Some(root) = self.io.of("/") else {
+            return;
+        };
+        let mut op = root.to(targets);
+        if let Some(sid) = except.and_then(|s| Sid::from_str(s).ok()) {
+            op = op.except(sid);
+        }
+        if let Err(e) = op.emit(event, payload).await {
+            broadcast_failed(&e, event);
+        }
+    }
 }
 
 impl<A: Adapter> Fanout for SocketIoFanout<A> {
@@ -28,22 +56,32 @@ impl<A: Adapter> Fanout for SocketIoFanout<A> {
         message: &'a MessageView,
         except: Option<&'a str>,
     ) -> BoxFuture<'a, ()> {
+        Box::pin(self.emit_to_room(room, server::MESSAGE_NEW, message, except))
+    }
+
+    fn broadcast<'a>(
+        &'a self,
+        room: &'a RoomName,
+        event: &'a RoomEvent,
+        except: Option<&'a str>,
+    ) -> BoxFuture<'a, ()> {
         Box::pin(async move {
-            // A `dm:` room reaches every socket of its two agents, named in its name.
-            let targets: Vec<String> = match room.dm_agents() {
-                Some((a, b)) => vec![agent_name_key(a), agent_name_key(b)],
-                None => vec![room_key(room.as_str())],
-            };
-            // The namespace is gone once shutdown closed it: nobody is left to tell.
-            let Some(root) = self.io.of("/") else {
-                return;
-            };
-            let mut op = root.to(targets);
-            if let Some(sid) = except.and_then(|s| Sid::from_str(s).ok()) {
-                op = op.except(sid);
-            }
-            if let Err(e) = op.emit(server::MESSAGE_NEW, message).await {
-                broadcast_failed(&e, server::MESSAGE_NEW);
+            match event {
+                RoomEvent::StreamStarted(s) => {
+                    self.emit_to_room(room, server::STREAM_START, s, except).await;
+                }
+                RoomEvent::StreamDelta(d) => {
+                    self.emit_to_room(room, server::STREAM_DELTA, d, except).await;
+                }
+                RoomEvent::StreamAborted(a) => {
+                    self.emit_to_room(room, server::STREAM_ABORT, a, except).await;
+                }
+                RoomEvent::Activity(a) => {
+                    self.emit_to_room(room, server::ACTIVITY, a, except).await;
+                }
+                RoomEvent::CursorMoved(c) => {
+                    self.emit_to_room(room, server::CURSOR_UPDATE, c, except).await;
+                }
             }
         })
     }

@@ -1,5 +1,7 @@
 //! `message:send`, `dm:send`, `message:history`.
 
+use std::sync::Arc;
+
 use socketioxide::adapter::Adapter;
 
 use super::dispatch::EventCtx;
@@ -7,7 +9,7 @@ use super::protocol::{DmRequest, HistoryAck, HistoryRequest, SendAck, SendReques
 use super::room_key;
 use crate::error::{Error, Result};
 use crate::hub::{Origin, Submitted};
-use crate::model::RoomName;
+use crate::model::{Room, RoomName};
 
 /// Checks a `message:send` and queues it for the write path. The socket's worker answers it
 /// once [`Submitted::posted`] resolves, and may submit the socket's next sends meanwhile.
@@ -16,21 +18,32 @@ pub async fn submit<A: Adapter>(ctx: &EventCtx<'_, A>, req: SendRequest) -> Resu
     let caller = ctx.session.caller();
     let name = RoomName::parse(&req.room)?;
     caller.require_writer()?;
-    // The room as this socket joined it, while the socket is still in its broadcast room: a
-    // removal from a private room takes it out of that on every node at once.
-    let room = match ctx.session.joined_room(name.as_str()) {
-        Some(room) if ctx.socket.rooms().contains(&room_key(name.as_str()).into()) => room,
-        _ => {
-            // A room the caller cannot see does not exist for it.
-            ctx.state.hub.readable_room(&caller, &name).await?;
-            return Err(Error::forbidden("join the room before sending to it"));
-        }
-    };
+    let room = joined(ctx, &name).await?;
     let message = req.message.validate(ctx.state.settings.max_message_bytes)?;
     ctx.state
         .hub
         .submit_message(&caller, &room, message, origin(ctx))
         .await
+}
+
+/// The room as this socket joined it, while the socket is still in its broadcast room (a
+/// removal from a private room takes it out of that on every node at once); `forbidden`
+/// for a room it did not join, `not_found` for one the caller cannot see.
+pub async fn joined<A: Adapter>(ctx: &EventCtx<'_, A>, name: &RoomName) -> Result<Arc<Room>> {
+    match ctx.session.joined_room(name.as_str()) {
+        Some(room) if in_broadcast_room(ctx, name.as_str()) => Ok(room),
+        _ => {
+            // A room the caller cannot see does not exist for it.
+            let caller = ctx.session.caller();
+            ctx.state.hub.readable_room(&caller, name).await?;
+            Err(Error::forbidden("join the room first"))
+        }
+    }
+}
+
+/// Whether the socket is still in the room's broadcast room.
+pub fn in_broadcast_room<A: Adapter>(ctx: &EventCtx<'_, A>, room: &str) -> bool {
+    ctx.socket.rooms().contains(&room_key(room).into())
 }
 
 pub async fn dm<A: Adapter>(ctx: &EventCtx<'_, A>, req: DmRequest) -> Result<SendAck> {
@@ -48,7 +61,7 @@ pub async fn dm<A: Adapter>(ctx: &EventCtx<'_, A>, req: DmRequest) -> Result<Sen
 }
 
 /// Posts from this socket, which gets the ack instead of a `message:new`.
-fn origin<'a, A: Adapter>(ctx: &'a EventCtx<'_, A>) -> Origin<'a> {
+pub fn origin<'a, A: Adapter>(ctx: &'a EventCtx<'_, A>) -> Origin<'a> {
     Origin {
         received: ctx.received,
         socket: Some(&ctx.session.sid),
@@ -66,7 +79,7 @@ pub async fn history<A: Adapter>(ctx: &EventCtx<'_, A>, req: HistoryRequest) -> 
     let (messages, has_more) = ctx
         .state
         .hub
-        .history(&room, req.before, req.after, req.limit)
+        .history(&room, req.thread, req.before, req.after, req.limit)
         .await?;
     Ok(HistoryAck { messages, has_more })
 }

@@ -4,11 +4,13 @@
 //! - [`connect`]: the handshake — credential, socket cap, the per-socket session
 //! - [`dispatch`]: every event is rate-checked and queued in arrival order, then handled one at
 //!   a time per socket by a worker task (socketioxide alone would run them concurrently)
-//! - `rooms`, `messages`, `presence`, `refresh`: one file per event family, each a thin
+//! - `rooms`, `messages`, `presence`, `refresh`, `streams`, `activity` (and cursors): one
+//!   file per event family, each a thin
 //!   handler over a hub use case
 //! - [`fanout`]: the hub's outbound port over Socket.IO (new messages, removals, kicks)
 //! - [`expiry`]: JWT expiry warnings and the periodic credential re-check
 
+mod activity;
 mod connect;
 mod dispatch;
 mod expiry;
@@ -20,6 +22,7 @@ mod rate;
 mod refresh;
 mod rooms;
 mod session;
+mod streams;
 
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;

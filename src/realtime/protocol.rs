@@ -4,10 +4,13 @@
 //! builds an ack by hand.
 
 use serde::{Deserialize, Serialize, Serializer};
+use serde_json::Value;
 
 use crate::error::{Error, ErrorBody, ErrorCode, Result};
 use crate::hub::{MessageInput, Posted};
-use crate::model::{AgentRef, MemberView, MessageView, RoomView};
+use crate::model::{
+    AgentRef, CursorView, DraftView, MemberView, MessageView, RoomView, StreamView,
+};
 
 /// Events a client sends (each may carry an ack callback).
 pub mod client {
@@ -19,6 +22,12 @@ pub mod client {
     pub const PRESENCE_SET: &str = "presence:set";
     pub const PRESENCE_LIST: &str = "presence:list";
     pub const AUTH_REFRESH: &str = "auth:refresh";
+    pub const STREAM_START: &str = "stream:start";
+    pub const STREAM_DELTA: &str = "stream:delta";
+    pub const STREAM_END: &str = "stream:end";
+    pub const STREAM_ABORT: &str = "stream:abort";
+    pub const ACTIVITY_SET: &str = "activity:set";
+    pub const CURSOR_SET: &str = "cursor:set";
 }
 
 /// Events the server sends.
@@ -30,6 +39,11 @@ pub mod server {
     pub const ROOM_REMOVED: &str = "room:removed";
     pub const AUTH_EXPIRING: &str = "auth:expiring";
     pub const HUB_ERROR: &str = "hub:error";
+    pub const STREAM_START: &str = "stream:start";
+    pub const STREAM_DELTA: &str = "stream:delta";
+    pub const STREAM_ABORT: &str = "stream:abort";
+    pub const ACTIVITY: &str = "activity";
+    pub const CURSOR_UPDATE: &str = "cursor:update";
 }
 
 // ---- requests ----------------------------------------------------------------------------
@@ -63,6 +77,8 @@ pub struct DmRequest {
 #[derive(Deserialize)]
 pub struct HistoryRequest {
     pub room: String,
+    /// Page the replies to this seq (SPEC §11 threads).
+    pub thread: Option<i64>,
     pub before: Option<i64>,
     pub after: Option<i64>,
     pub limit: Option<i64>,
@@ -82,6 +98,44 @@ pub struct PresenceListRequest {
 #[derive(Deserialize)]
 pub struct RefreshRequest {
     pub token: String,
+}
+
+#[derive(Deserialize)]
+pub struct StreamStartRequest {
+    pub room: String,
+    pub metadata: Option<Value>,
+    pub reply_to: Option<i64>,
+}
+
+#[derive(Deserialize)]
+pub struct StreamDeltaRequest {
+    pub id: String,
+    pub text: String,
+}
+
+#[derive(Deserialize)]
+pub struct StreamEndRequest {
+    pub id: String,
+    pub client_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct StreamAbortRequest {
+    pub id: String,
+    pub reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct ActivitySetRequest {
+    pub room: String,
+    pub state: String,
+    pub detail: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct CursorSetRequest {
+    pub room: String,
+    pub seq: i64,
 }
 
 // ---- acks --------------------------------------------------------------------------------
@@ -125,6 +179,30 @@ pub struct JoinAck {
     pub members: Vec<MemberView>,
     pub missed: Vec<MessageView>,
     pub missed_truncated: bool,
+    /// The room's open streams with their text so far, on every node.
+    pub streams: Vec<DraftView>,
+    /// The joining agent's read cursor in the room.
+    pub cursor: Option<i64>,
+}
+
+#[derive(Serialize)]
+pub struct StreamAck {
+    pub stream: StreamView,
+}
+
+#[derive(Serialize)]
+pub struct DeltaAck {
+    pub index: i64,
+}
+
+#[derive(Serialize)]
+pub struct ActivityAck {
+    pub expires_at: String,
+}
+
+#[derive(Serialize)]
+pub struct CursorAck {
+    pub cursor: CursorView,
 }
 
 #[derive(Serialize)]

@@ -14,6 +14,7 @@ use super::room_key;
 use super::session::Session;
 use crate::cluster::RoomChange;
 use crate::error::{Error, Result};
+use crate::hub::AbortReason;
 use crate::model::RoomName;
 use crate::state::AppState;
 
@@ -52,11 +53,15 @@ pub async fn join<A: Adapter>(ctx: &EventCtx<'_, A>, req: JoinRequest) -> Result
         Some(since) => ctx.state.hub.missed_since(&room, since, MAX_MISSED).await?,
         None => (Vec::new(), false),
     };
+    let streams = ctx.state.hub.open_streams(name).await;
+    let cursor = ctx.state.hub.cursor_of(caller.agent.id, &room).await?;
     Ok(JoinAck {
         room: room.view(),
         members,
         missed,
         missed_truncated,
+        streams,
+        cursor,
     })
 }
 
@@ -65,13 +70,15 @@ pub async fn leave<A: Adapter>(ctx: &EventCtx<'_, A>, req: LeaveRequest) -> Resu
     let name = RoomName::parse(&req.room)?;
     if ctx.session.leave(name.as_str()) {
         ctx.socket.leave(room_key(name.as_str()));
+        let hub = &ctx.state.hub;
+        hub.abort_streams_of(&ctx.session.sid, Some(name.as_str()), AbortReason::Left);
         if let Some(change) = ctx
             .state
             .presence
             .leave(name.as_str(), ctx.session.agent_id(), &ctx.session.sid)
             .await
         {
-            announce_leave(ctx.socket, &change).await;
+            announce_leave(ctx.socket, ctx.state, &change).await;
         }
     }
     Ok(Done {})
@@ -89,13 +96,16 @@ pub async fn remove_from_room<A: Adapter>(
         return;
     }
     socket.leave(room_key(room));
+    state
+        .hub
+        .abort_streams_of(&session.sid, Some(room), AbortReason::Left);
     let _ = socket.emit(server::ROOM_REMOVED, &RoomRemoved { room });
     if let Some(change) = state
         .presence
         .leave(room, session.agent_id(), &session.sid)
         .await
     {
-        announce_leave(socket, &change).await;
+        announce_leave(socket, state, &change).await;
     }
 }
 
@@ -109,17 +119,22 @@ pub async fn on_disconnect<A: Adapter>(
         return;
     }
     state.metrics.ws_connections.dec();
+    state
+        .hub
+        .abort_streams_of(&session.sid, None, AbortReason::Disconnected);
     let left = state
         .presence
         .disconnect(session.agent_id(), &session.sid, &session.joined_rooms())
         .await;
     for change in &left {
-        announce_leave(socket, change).await;
+        announce_leave(socket, state, change).await;
     }
 }
 
-/// `presence:leave` to the room's other sockets, on every node.
-async fn announce_leave<A: Adapter>(socket: &SocketRef<A>, change: &RoomChange) {
+/// `presence:leave` to the room's other sockets, on every node; the agent's activity there
+/// ends with its last socket.
+async fn announce_leave<A: Adapter>(socket: &SocketRef<A>, state: &AppState, change: &RoomChange) {
+    state.hub.activity_left(&change.member.agent, &change.room);
     let body = MemberLeft {
         room: &change.room,
         agent: &change.member.agent,

@@ -7,6 +7,7 @@
 
 mod agents;
 mod audit;
+mod cursors;
 mod messages;
 mod rooms;
 mod tokens;

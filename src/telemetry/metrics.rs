@@ -59,6 +59,16 @@ pub struct Metrics {
     pub readiness_probes: Counter,
     /// Adapter messages received from Redis and dropped (a full buffer or a lagging reader).
     pub redis_dropped_messages: Counter,
+    /// Streams open on this node (SPEC §11).
+    pub streams_open: Gauge,
+    /// Streams that ended (`ended`: committed as a message) or were aborted.
+    pub streams_total: Family<OutcomeLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    /// `ended` or `aborted`.
+    pub outcome: &'static str,
 }
 
 fn latency_histogram() -> Histogram {
@@ -160,6 +170,21 @@ impl Default for Metrics {
             "Adapter messages from Redis dropped by a full buffer or a lagging reader",
             redis_dropped_messages.clone(),
         );
+        let streams_open = Gauge::default();
+        registry.register(
+            "streams_open",
+            "Streams open on this node",
+            streams_open.clone(),
+        );
+        let streams_total = Family::<OutcomeLabels, Counter>::default();
+        for outcome in ["ended", "aborted"] {
+            let _ = streams_total.get_or_create(&OutcomeLabels { outcome });
+        }
+        registry.register(
+            "streams",
+            "Streams that ended as a message or were aborted",
+            streams_total.clone(),
+        );
         Self {
             registry,
             ws_connections,
@@ -176,6 +201,8 @@ impl Default for Metrics {
             redis_errors,
             readiness_probes,
             redis_dropped_messages,
+            streams_open,
+            streams_total,
         }
     }
 }

@@ -4,7 +4,7 @@
 pub mod metrics;
 pub mod otlp;
 
-pub use metrics::Metrics;
+pub use metrics::{Metrics, OutcomeLabels};
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;

@@ -113,6 +113,8 @@ pub(super) async fn store_batch(
             body: Set(new.body.clone()),
             metadata: Set(new.metadata.clone()),
             client_id: Set(new.client_id.clone()),
+            reply_to: Set(new.reply_to),
+            stream: Set(new.stream.clone()),
             created_at: Set(now),
             ..Default::default()
         });

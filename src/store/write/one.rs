@@ -40,6 +40,8 @@ pub(super) async fn send_one(
         body: Set(new.body.clone()),
         metadata: Set(new.metadata.clone()),
         client_id: Set(new.client_id.clone()),
+        reply_to: Set(new.reply_to),
+        stream: Set(new.stream.clone()),
         created_at: Set(Utc::now()),
         ..Default::default()
     }

@@ -33,8 +33,8 @@ pub const ROOM_FIELDS: [&str; 7] = [
     "last_seq",
 ];
 
-/// The fields of the `message` shape (SPEC §3).
-pub const MESSAGE_FIELDS: [&str; 8] = [
+/// The fields of the `message` shape (SPEC §3; the last three from §11).
+pub const MESSAGE_FIELDS: [&str; 11] = [
     "id",
     "room",
     "seq",
@@ -43,6 +43,9 @@ pub const MESSAGE_FIELDS: [&str; 8] = [
     "metadata",
     "client_id",
     "created_at",
+    "reply_to",
+    "reply_count",
+    "stream",
 ];
 
 /// The fields of an agent reference (a sender, a member's agent).
@@ -334,6 +337,9 @@ pub fn assert_message_shape(m: &Value) {
     assert!(m["client_id"].is_string() || m["client_id"].is_null());
     assert!(m["sender"].is_object());
     assert_timestamp(&m["created_at"]);
+    assert!(m["reply_to"].is_i64() || m["reply_to"].is_null(), "reply_to: {m}");
+    assert!(m["reply_count"].is_i64(), "reply_count is an integer: {m}");
+    assert!(m["stream"].is_string() || m["stream"].is_null(), "stream: {m}");
 }
 
 /// The `message` shape of a message this test stored: a full sender reference and a recent

@@ -297,13 +297,14 @@ pub async fn revoke_first_token(app: &TestApp, agent: &str) {
 }
 
 /// The tables of the schema (SPEC §3).
-pub const SCHEMA_TABLES: [&str; 6] = [
+pub const SCHEMA_TABLES: [&str; 7] = [
     "agents",
     "api_tokens",
     "rooms",
     "room_members",
     "messages",
     "audit_events",
+    "read_cursors",
 ];
 
 /// Every seq the `tasks` answered, sorted.
