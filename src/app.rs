@@ -272,7 +272,11 @@ async fn assemble<A: Adapter + DefinedAdapter>(
     });
     // With Redis, open streams are copied there for the other nodes' joins.
     let drafts = redis.as_ref().map(|r| {
-        crate::cluster::DraftMirror::start(r.commands.clone(), &settings.redis_prefix, metrics.clone())
+        crate::cluster::DraftMirror::start(
+            r.commands.clone(),
+            &settings.redis_prefix,
+            metrics.clone(),
+        )
     });
     let hub = Hub::new(store, settings.clone(), fanout, metrics.clone(), drafts);
     let bootstrap_key = if settings.bootstrap && !settings.is_production() {
@@ -290,7 +294,10 @@ async fn assemble<A: Adapter + DefinedAdapter>(
     let transports = Transports::default();
     let failures = Arc::new(AuthFailures::new(settings.rate_limit_auth_failures_per_min));
     spawn_pruning(transports.clone(), failures.clone(), shutdown.clone());
-    tokio::spawn(crate::hub::sweep_idle_streams(hub.clone(), shutdown.clone()));
+    tokio::spawn(crate::hub::sweep_idle_streams(
+        hub.clone(),
+        shutdown.clone(),
+    ));
     let state = AppState {
         settings,
         hub,

@@ -50,7 +50,9 @@ async fn set_cursor(
         .hub
         .readable_room(&caller, &RoomName::parse(&name)?)
         .await?;
-    Ok(Json(state.hub.set_cursor(&caller, &room, body.seq, None).await?))
+    Ok(Json(
+        state.hub.set_cursor(&caller, &room, body.seq, None).await?,
+    ))
 }
 
 /// Every agent's read cursor in the room, by agent name (readers of the room).

@@ -56,7 +56,13 @@ async fn history(
         .await?;
     let (messages, has_more) = state
         .hub
-        .history(&room, params.thread, params.before, params.after, params.limit)
+        .history(
+            &room,
+            params.thread,
+            params.before,
+            params.after,
+            params.limit,
+        )
         .await?;
     Ok(Json(MessagePage { messages, has_more }))
 }

@@ -78,8 +78,14 @@ impl Hub {
     fn cursor_moved(&self, room: &Room, event: CursorMoved, socket: Option<&str>) {
         let key = (event.agent.id, room.id);
         let now = Instant::now();
-        let mut slots = self.cursor_updates.slots.lock().unwrap_or_else(|e| e.into_inner());
-        slots.retain(|_, s| s.waiting.is_some() || now.duration_since(s.sent) < CURSOR_UPDATE_INTERVAL);
+        let mut slots = self
+            .cursor_updates
+            .slots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        slots.retain(|_, s| {
+            s.waiting.is_some() || now.duration_since(s.sent) < CURSOR_UPDATE_INTERVAL
+        });
         match slots.get_mut(&key) {
             None => {
                 slots.insert(
@@ -111,8 +117,14 @@ impl Hub {
 
     fn send_waiting_cursor(&self, key: (Uuid, Uuid)) {
         let waiting = {
-            let mut slots = self.cursor_updates.slots.lock().unwrap_or_else(|e| e.into_inner());
-            let Some(slot) = slots.get_mut(&key) else { return };
+            let mut slots = self
+                .cursor_updates
+                .slots
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let Some(slot) = slots.get_mut(&key) else {
+                return;
+            };
             slot.sent = Instant::now();
             slot.waiting.take()
         };

@@ -11,9 +11,7 @@ use super::Hub;
 use crate::auth::Caller;
 use crate::error::{Error, Result};
 use crate::model::{AgentRef, MessageView, Room, RoomName};
-use crate::store::{
-    HistoryPage, HistoryQuery, NewMessage, OnCommit, Queued, SendOutcome, Store,
-};
+use crate::store::{HistoryPage, HistoryQuery, NewMessage, OnCommit, Queued, SendOutcome, Store};
 use crate::telemetry::Metrics;
 
 /// Serialized metadata may not exceed this many bytes (SPEC §3).
@@ -385,7 +383,8 @@ impl Hub {
             (None, Some(a)) => (HistoryQuery::After(a), Keep::Oldest),
             (None, None) => (HistoryQuery::Latest, Keep::Newest),
         };
-        check_reply_to(thread).map_err(|_| Error::bad_request("thread must be a seq, 1 or more"))?;
+        check_reply_to(thread)
+            .map_err(|_| Error::bad_request("thread must be a seq, 1 or more"))?;
         if thread.is_some() {
             self.check_reply_exists(room, thread).await?;
         }

@@ -21,9 +21,9 @@ use uuid::Uuid;
 pub use activity::{ACTIVITY_TTL, STATES as ACTIVITY_STATES};
 pub use agents::{Actor, IssuedToken};
 pub use cursors::CURSOR_UPDATE_INTERVAL;
-pub use streams::{AbortReason, STREAM_IDLE_TIMEOUT, sweep_idle_streams};
 pub use messages::{MessageInput, Origin, Posted, Submitted, ValidMessage};
 pub use outbound::{BoxFuture, Fanout, KickTarget, NoSockets, RoomEvent};
+pub use streams::{AbortReason, STREAM_IDLE_TIMEOUT, sweep_idle_streams};
 
 use crate::config::Settings;
 
@@ -158,7 +158,13 @@ impl Hub {
     ) -> Result<Self, crate::store::StoreError> {
         let metrics = Arc::new(Metrics::default());
         let store = Store::open(&settings, metrics.clone()).await?;
-        Ok(Self::new(store, settings, Arc::new(NoSockets), metrics, None))
+        Ok(Self::new(
+            store,
+            settings,
+            Arc::new(NoSockets),
+            metrics,
+            None,
+        ))
     }
 
     /// Audits a rate-limit hit, at most once per minute per IP or agent, so an attack cannot

@@ -140,9 +140,17 @@ impl Hub {
         }
         self.metrics.streams_open.inc();
         if let Some(mirror) = &self.streams.mirror {
-            mirror.opened(&view.id, &view.room, &serde_json::to_value(&view).unwrap_or_default());
+            mirror.opened(
+                &view.id,
+                &view.room,
+                &serde_json::to_value(&view).unwrap_or_default(),
+            );
         }
-        self.broadcast(&room.name, RoomEvent::StreamStarted(view.clone()), Some(socket));
+        self.broadcast(
+            &room.name,
+            RoomEvent::StreamStarted(view.clone()),
+            Some(socket),
+        );
         Ok(view)
     }
 
@@ -215,7 +223,9 @@ impl Hub {
                 .filter(|s| s.socket == socket && !s.ending)
                 .ok_or_else(|| Error::not_found("stream"))?;
             if stream.text.is_empty() {
-                return Err(Error::bad_request("the stream is empty: send a delta first"));
+                return Err(Error::bad_request(
+                    "the stream is empty: send a delta first",
+                ));
             }
             let input = MessageInput {
                 body: stream.text.clone(),
@@ -297,7 +307,11 @@ impl Hub {
             room: stream.room.name.to_string(),
             reason,
         };
-        self.broadcast(&stream.room.name, RoomEvent::StreamAborted(event), Some(&stream.socket));
+        self.broadcast(
+            &stream.room.name,
+            RoomEvent::StreamAborted(event),
+            Some(&stream.socket),
+        );
     }
 
     /// Removes a stream from this node and from Redis.

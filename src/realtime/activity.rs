@@ -8,7 +8,10 @@ use super::protocol::{ActivityAck, ActivitySetRequest, CursorAck, CursorSetReque
 use crate::error::Result;
 use crate::model::RoomName;
 
-pub async fn set<A: Adapter>(ctx: &EventCtx<'_, A>, req: ActivitySetRequest) -> Result<ActivityAck> {
+pub async fn set<A: Adapter>(
+    ctx: &EventCtx<'_, A>,
+    req: ActivitySetRequest,
+) -> Result<ActivityAck> {
     tracing::Span::current().record("room", req.room.as_str());
     let caller = ctx.session.caller();
     let room = joined(ctx, &RoomName::parse(&req.room)?).await?;
@@ -23,7 +26,9 @@ pub async fn cursor<A: Adapter>(ctx: &EventCtx<'_, A>, req: CursorSetRequest) ->
     tracing::Span::current().record("room", req.room.as_str());
     let caller = ctx.session.caller();
     let hub = &ctx.state.hub;
-    let room = hub.readable_room(&caller, &RoomName::parse(&req.room)?).await?;
+    let room = hub
+        .readable_room(&caller, &RoomName::parse(&req.room)?)
+        .await?;
     let cursor = hub
         .set_cursor(&caller, &room, req.seq, Some(&ctx.session.sid))
         .await?;

@@ -68,19 +68,23 @@ impl<A: Adapter> Fanout for SocketIoFanout<A> {
         Box::pin(async move {
             match event {
                 RoomEvent::StreamStarted(s) => {
-                    self.emit_to_room(room, server::STREAM_START, s, except).await;
+                    self.emit_to_room(room, server::STREAM_START, s, except)
+                        .await;
                 }
                 RoomEvent::StreamDelta(d) => {
-                    self.emit_to_room(room, server::STREAM_DELTA, d, except).await;
+                    self.emit_to_room(room, server::STREAM_DELTA, d, except)
+                        .await;
                 }
                 RoomEvent::StreamAborted(a) => {
-                    self.emit_to_room(room, server::STREAM_ABORT, a, except).await;
+                    self.emit_to_room(room, server::STREAM_ABORT, a, except)
+                        .await;
                 }
                 RoomEvent::Activity(a) => {
                     self.emit_to_room(room, server::ACTIVITY, a, except).await;
                 }
                 RoomEvent::CursorMoved(c) => {
-                    self.emit_to_room(room, server::CURSOR_UPDATE, c, except).await;
+                    self.emit_to_room(room, server::CURSOR_UPDATE, c, except)
+                        .await;
                 }
             }
         })

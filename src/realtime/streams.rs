@@ -12,7 +12,10 @@ use crate::error::{Error, Result};
 use crate::hub::AbortReason;
 use crate::model::RoomName;
 
-pub async fn start<A: Adapter>(ctx: &EventCtx<'_, A>, req: StreamStartRequest) -> Result<StreamAck> {
+pub async fn start<A: Adapter>(
+    ctx: &EventCtx<'_, A>,
+    req: StreamStartRequest,
+) -> Result<StreamAck> {
     tracing::Span::current().record("room", req.room.as_str());
     let caller = ctx.session.caller();
     let name = RoomName::parse(&req.room)?;
@@ -34,8 +37,14 @@ fn still_in_room<A: Adapter>(ctx: &EventCtx<'_, A>, id: &str) -> Result<()> {
         return Ok(());
     }
     let hub = &ctx.state.hub;
-    hub.abort_streams_of(&ctx.session.sid, Some(room.name.as_str()), AbortReason::Left);
-    Err(Error::forbidden("the socket is no longer in the stream's room"))
+    hub.abort_streams_of(
+        &ctx.session.sid,
+        Some(room.name.as_str()),
+        AbortReason::Left,
+    );
+    Err(Error::forbidden(
+        "the socket is no longer in the stream's room",
+    ))
 }
 
 pub async fn delta<A: Adapter>(ctx: &EventCtx<'_, A>, req: StreamDeltaRequest) -> Result<DeltaAck> {
@@ -52,7 +61,13 @@ pub async fn end<A: Adapter>(ctx: &EventCtx<'_, A>, req: StreamEndRequest) -> Re
     let caller = ctx.session.caller();
     ctx.state
         .hub
-        .end_stream(&caller, &ctx.session.sid, &req.id, req.client_id, origin(ctx))
+        .end_stream(
+            &caller,
+            &ctx.session.sid,
+            &req.id,
+            req.client_id,
+            origin(ctx),
+        )
         .await
         .map(SendAck::from)
 }

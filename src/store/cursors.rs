@@ -24,15 +24,15 @@ impl Store {
             updated_at: Set(Utc::now()),
         };
         // One statement on both backends: the update only moves a cursor forward.
-        let forward = Expr::col((read_cursors::Entity, read_cursors::Column::Seq))
-            .lt(Expr::col((Alias::new("excluded"), read_cursors::Column::Seq)));
-        let on_conflict = OnConflict::columns([
-            read_cursors::Column::AgentId,
-            read_cursors::Column::RoomId,
-        ])
-        .update_columns([read_cursors::Column::Seq, read_cursors::Column::UpdatedAt])
-        .action_and_where(forward)
-        .to_owned();
+        let forward = Expr::col((read_cursors::Entity, read_cursors::Column::Seq)).lt(Expr::col((
+            Alias::new("excluded"),
+            read_cursors::Column::Seq,
+        )));
+        let on_conflict =
+            OnConflict::columns([read_cursors::Column::AgentId, read_cursors::Column::RoomId])
+                .update_columns([read_cursors::Column::Seq, read_cursors::Column::UpdatedAt])
+                .action_and_where(forward)
+                .to_owned();
         let written = read_cursors::Entity::insert(row)
             .on_conflict(on_conflict)
             .exec_without_returning(self.conn())
@@ -88,9 +88,8 @@ impl Store {
             .filter(read_cursors::Column::AgentId.eq(agent_id))
             .all(self.conn())
             .await?;
-        let mut readable_cursor = Condition::all().add(
-            rooms::Column::Id.is_in(cursors.iter().map(|c| c.room_id)),
-        );
+        let mut readable_cursor =
+            Condition::all().add(rooms::Column::Id.is_in(cursors.iter().map(|c| c.room_id)));
         if !reads_private {
             readable_cursor = readable_cursor.add(rooms::Column::Private.eq(false));
         }

@@ -3,6 +3,7 @@
 mod support;
 
 mod abuse;
+mod agent_streams;
 mod agents;
 mod audit;
 mod auth_jwts;
