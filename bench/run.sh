@@ -18,7 +18,7 @@ fresh_pg() {
 bench() { taskset -c 1 "$bin/agenthub-bench" --bin "$bin/agenthub" --server-cpu 0 "$@"; }
 
 scenarios=("$@")
-[ ${#scenarios[@]} -eq 0 ] && scenarios=(send send1 fanout idle storm cluster)
+[ ${#scenarios[@]} -eq 0 ] && scenarios=(send send1 fanout idle storm cluster stream)
 for s in "${scenarios[@]}"; do
   case "$s" in
     send) bench --database-url "$(fresh_pg)" send; bench send ;;
@@ -27,6 +27,7 @@ for s in "${scenarios[@]}"; do
     idle) bench idle; bench --set MAX_CONNECTIONS=25000 idle --sockets 10000 ;;
     storm) bench storm; bench --database-url "$(fresh_pg)" storm ;;
     cluster) bench --database-url "$(fresh_pg)" cluster ;;
-    *) echo "unknown scenario $s (send, send1, fanout, idle, storm, cluster)" >&2; exit 2 ;;
+    stream) bench stream; bench --database-url "$(fresh_pg)" stream ;;
+    *) echo "unknown scenario $s (send, send1, fanout, idle, storm, cluster, stream)" >&2; exit 2 ;;
   esac
 done

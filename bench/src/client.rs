@@ -85,6 +85,12 @@ impl Socket {
         self.out.send(Message::text(frame)).is_ok()
     }
 
+    /// Emits `event` with a JSON `payload`, without an ack.
+    pub fn emit(&self, event: &str, payload: &str) -> bool {
+        let frame = format!("42[\"{event}\",{payload}]");
+        self.out.send(Message::text(frame)).is_ok()
+    }
+
     /// Closes the connection (the reader task ends when the server answers).
     pub fn close(&self) {
         let _ = self.out.send(Message::Close(None));

@@ -17,7 +17,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
-use scenarios::{cluster, fanout, idle, send, storm};
+use scenarios::{cluster, fanout, idle, send, storm, stream};
 use server::{Server, ServerSpec};
 
 #[derive(Parser)]
@@ -70,6 +70,24 @@ enum Scenario {
         rate: u32,
         #[arg(long, default_value_t = 10.0)]
         duration: f64,
+    },
+    /// Streamed messages (SPEC §11): deltas/s and delta delivery latency.
+    Stream {
+        /// Streams open at once (one socket each).
+        #[arg(long, default_value_t = 50)]
+        streams: usize,
+        /// Deltas per stream.
+        #[arg(long, default_value_t = 200)]
+        deltas: usize,
+        /// Milliseconds between two deltas of a stream (the default event rate limit is
+        /// 30 a second per socket).
+        #[arg(long, default_value_t = 50)]
+        interval_ms: u64,
+        #[arg(long, default_value_t = 10)]
+        rooms: usize,
+        /// Readers in each room.
+        #[arg(long, default_value_t = 10)]
+        readers: usize,
     },
     /// A restart under load: drain, start, how soon every socket is back, nothing lost.
     Storm {
@@ -176,6 +194,22 @@ async fn main() -> anyhow::Result<()> {
                 duration: secs(*duration),
             };
             ("fanout", fanout::run(&server, &rest, &a).await?, server)
+        }
+        Scenario::Stream {
+            streams,
+            deltas,
+            interval_ms,
+            rooms,
+            readers,
+        } => {
+            let a = stream::StreamArgs {
+                streams: *streams,
+                deltas: *deltas,
+                interval: Duration::from_millis(*interval_ms),
+                rooms: *rooms,
+                readers: *readers,
+            };
+            ("stream", stream::run(&server, &rest, &a).await?, server)
         }
         Scenario::Idle {
             sockets,

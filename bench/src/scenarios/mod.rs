@@ -6,6 +6,7 @@ pub mod fanout;
 pub mod idle;
 pub mod send;
 pub mod storm;
+pub mod stream;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
