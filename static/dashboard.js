@@ -1,4 +1,5 @@
-// AgentHub dashboard: a plain client of the REST API (/api/v1) and of Socket.IO (SPEC §5, §6).
+// AgentHub dashboard: a plain client of the REST API (/api/v1) and of Socket.IO (SPEC §5, §6),
+// with the agent features of SPEC §11 it can show: streamed drafts, activity, threads.
 //
 // Security notes:
 // - Every string that comes from the hub (names, topics, bodies, notes) is rendered with
@@ -26,7 +27,10 @@
     socketJwt: null, // the token the live socket was authenticated with (or refreshed to)
     room: null, // the selected room object
     members: new Map(), // agent name -> member
-    messages: new Map(), // seq -> <li>, for the selected room
+    messages: new Map(), // seq -> entry {li, message, replies, count, more, marker, total}
+    drafts: new Map(), // stream id -> draft {li, text, marker, index, body, pending, replyTo}
+    earlyDeltas: new Map(), // stream id -> [delta] that came before the stream's draft
+    activity: new Map(), // agent id -> {line, timer}
     agentsReload: null,
   };
 
@@ -193,7 +197,7 @@
       socket: null, socketJwt: null, room: null,
     });
     state.members.clear();
-    state.messages.clear();
+    clearRoomState();
     sessionStorage.removeItem(KEY_STORAGE);
     $('rooms').replaceChildren();
     $('agents').replaceChildren();
@@ -274,7 +278,7 @@
     }
     state.room = room;
     state.members.clear();
-    state.messages.clear();
+    clearRoomState();
     $('messages').replaceChildren();
     $('members').replaceChildren();
     $('no-room').hidden = true;
@@ -294,7 +298,7 @@
         api(`${roomPath(room.name)}/presence`),
       ]);
       if (state.room !== room) return; // another room was picked meanwhile
-      history.messages.forEach(addMessage);
+      history.messages.forEach((m) => addMessage(m, false));
       $('older').hidden = !history.has_more;
       renderMembers(presence.members);
       scrollToEnd();
@@ -313,7 +317,7 @@
       if (state.room !== room) return;
       const pane = $('messages').parentElement;
       const fromBottom = pane.scrollHeight - pane.scrollTop;
-      page.messages.forEach(addMessage);
+      page.messages.forEach((m) => addMessage(m, false));
       pane.scrollTop = pane.scrollHeight - fromBottom;
       $('older').hidden = !page.has_more;
     } catch (err) {
@@ -344,26 +348,246 @@
     pane.scrollTop = pane.scrollHeight;
   }
 
-  /** Adds a message of the selected room in seq order; a seq already shown is kept (SPEC §5). */
-  function addMessage(message) {
-    if (!state.room || message.room !== state.room.name || state.messages.has(message.seq)) return;
-    const li = el('li');
-    if (state.me && message.sender.id === state.me.id) li.classList.add('mine');
+  /** Forgets the selected room's messages, drafts and activity. */
+  function clearRoomState() {
+    state.messages.clear();
+    state.drafts.clear();
+    state.earlyDeltas.clear();
+    for (const { timer } of state.activity.values()) clearTimeout(timer);
+    state.activity.clear();
+    $('activity').replaceChildren();
+  }
+
+  /** The first line of a message or draft: who sent it, then `parts`. */
+  function metaLine(sender, ...parts) {
     const meta = el('div', 'meta');
-    meta.append(el('span', 'sender', message.sender.display_name));
-    meta.append(el('span', null, message.sender.name));
+    meta.append(el('span', 'sender', sender.display_name), el('span', null, sender.name), ...parts);
+    return meta;
+  }
+
+  /** "↪ reply to #seq", shown while the root is not on screen (hidden once nested under it). */
+  function replyMarker(replyTo) {
+    return replyTo === null || replyTo === undefined ? null : el('span', 'reply-to', `↪ reply to #${replyTo}`);
+  }
+
+  /** The list a message or draft replying to `replyTo` goes in: its root's replies, if shown. */
+  function listFor(replyTo) {
+    const root = replyTo === null || replyTo === undefined ? null : state.messages.get(replyTo);
+    return root ? root.replies : $('messages');
+  }
+
+  /** Puts `li` in `list` in seq order, before drafts (they get their seq when they finish). */
+  function insertInOrder(list, li, seq) {
+    for (const child of list.children) {
+      if (child !== li && (child.classList.contains('draft') || Number(child.dataset.seq) > seq)) {
+        list.insertBefore(li, child);
+        return;
+      }
+    }
+    list.append(li);
+  }
+
+  /** Moves a message or draft shown on its own under its root `entry`. */
+  function nestUnder(entry, li, seq, marker) {
+    if (marker) marker.hidden = true;
+    if (seq === null) entry.replies.append(li);
+    else insertInOrder(entry.replies, li, seq);
+  }
+
+  /** A root's "N replies" line, and "show all" while some replies are not on screen. */
+  function updateReplies(entry) {
+    const shown = entry.replies.querySelectorAll(':scope > li:not(.draft)').length;
+    entry.total = Math.max(entry.total, shown);
+    entry.count.textContent = `${entry.total} ${entry.total === 1 ? 'reply' : 'replies'}`;
+    entry.count.hidden = entry.total === 0;
+    entry.more.hidden = shown >= entry.total;
+  }
+
+  /**
+   * Adds a message of the selected room in seq order, a reply under its root when the root is
+   * shown; a seq already shown is kept (SPEC §5). The finished message of a stream replaces its
+   * draft. `live`: a message newer than the reply counts read so far (message:new, missed).
+   */
+  function addMessage(message, live) {
+    if (!state.room || message.room !== state.room.name) return;
+    if (message.stream) dropDraft(message.stream);
+    if (state.messages.has(message.seq)) return;
+    const li = el('li');
+    li.dataset.seq = String(message.seq);
+    if (state.me && message.sender.id === state.me.id) li.classList.add('mine');
     const time = el('time', null, new Date(message.created_at).toLocaleString());
     time.dateTime = message.created_at;
-    meta.append(time);
-    meta.append(el('span', null, `#${message.seq}`));
-    li.append(meta, el('div', 'text', message.body));
+    const marker = replyMarker(message.reply_to);
+    const meta = metaLine(message.sender, time, el('span', null, `#${message.seq}`));
+    if (marker) meta.append(marker);
+    const entry = {
+      li,
+      message,
+      marker,
+      replies: el('ol', 'replies'),
+      count: el('span', 'reply-count'),
+      more: el('button', 'small', 'show all'),
+      total: message.reply_count || 0,
+    };
+    entry.more.type = 'button';
+    entry.more.addEventListener('click', () => loadThread(entry));
+    const thread = el('div', 'thread');
+    thread.append(entry.count, entry.more);
+    li.append(meta, el('div', 'text', message.body), thread, entry.replies);
     if (message.metadata) li.title = `metadata: ${JSON.stringify(message.metadata)}`;
+    state.messages.set(message.seq, entry);
 
-    const list = $('messages');
-    const later = [...state.messages.keys()].filter((seq) => seq > message.seq);
-    state.messages.set(message.seq, li);
-    if (later.length === 0) list.append(li);
-    else list.insertBefore(li, state.messages.get(Math.min(...later)));
+    const root = message.reply_to === null ? undefined : state.messages.get(message.reply_to);
+    if (root) {
+      nestUnder(root, li, message.seq, marker);
+      if (live) root.total += 1;
+      updateReplies(root);
+    } else {
+      insertInOrder($('messages'), li, message.seq);
+    }
+    // Its replies (and drafts of replies) that were shown on their own go under it now.
+    const top = $('messages');
+    for (const other of state.messages.values()) {
+      if (other.message.reply_to === message.seq && other.li.parentElement === top) {
+        nestUnder(entry, other.li, other.message.seq, other.marker);
+      }
+    }
+    for (const draft of state.drafts.values()) {
+      if (draft.replyTo === message.seq && draft.li.parentElement === top) {
+        nestUnder(entry, draft.li, null, draft.replyMarker);
+      }
+    }
+    updateReplies(entry);
+  }
+
+  /** Loads the replies to a root (`?thread=seq`, newest first, up to 10 pages). */
+  async function loadThread(entry) {
+    const room = state.room;
+    const seq = entry.message.seq;
+    let before = null;
+    try {
+      for (let page = 0; page < 10; page += 1) {
+        const query = `thread=${seq}&limit=100${before === null ? '' : `&before=${before}`}`;
+        const body = await api(`${roomPath(room.name)}/messages?${query}`);
+        if (state.room !== room) return;
+        body.messages.forEach((m) => addMessage(m, false));
+        if (!body.has_more || body.messages.length === 0) break;
+        before = body.messages[0].seq;
+      }
+      // What the hub has is what there is (replies may have been counted before some loaded).
+      entry.total = entry.replies.querySelectorAll(':scope > li:not(.draft)').length;
+      updateReplies(entry);
+    } catch (err) {
+      showError(`Could not load the replies to #${seq}: ${err.message}`);
+    }
+  }
+
+  /**
+   * Shows a stream being written (a `stream:start`, or one of `room:join`'s `streams` with its
+   * `text` so far and the `index` of its last delta), then the deltas that came before it.
+   */
+  function showDraft(stream) {
+    if (!state.room || stream.room !== state.room.name) return;
+    let draft = state.drafts.get(stream.id);
+    if (!draft) {
+      const li = el('li', 'draft');
+      li.dataset.stream = stream.id;
+      if (state.me && stream.sender.id === state.me.id) li.classList.add('mine');
+      const marker = el('span', 'streaming', 'streaming…');
+      const replyTo = stream.reply_to === undefined ? null : stream.reply_to;
+      const reply = replyMarker(replyTo);
+      const meta = metaLine(stream.sender, marker);
+      if (reply) meta.append(reply);
+      const text = el('div', 'text');
+      li.append(meta, text);
+      draft = { li, text, marker, replyMarker: reply, index: -1, body: '', pending: new Map(), replyTo };
+      state.drafts.set(stream.id, draft);
+      const list = listFor(replyTo);
+      if (list !== $('messages') && reply) reply.hidden = true;
+      list.append(li); // drafts come after every finished message
+    }
+    if (typeof stream.text === 'string' && Number.isInteger(stream.index) && stream.index > draft.index) {
+      draft.body = stream.text;
+      draft.index = stream.index;
+    }
+    for (const delta of state.earlyDeltas.get(stream.id) || []) draft.pending.set(delta.index, delta.text);
+    state.earlyDeltas.delete(stream.id);
+    applyDeltas(draft);
+  }
+
+  function addDelta(delta) {
+    if (!state.room || delta.room !== state.room.name) return;
+    const draft = state.drafts.get(delta.id);
+    if (!draft) {
+      // Its stream:start, or the room:join ack with its text so far, is still to come.
+      const early = state.earlyDeltas.get(delta.id) || [];
+      if (early.length < 10000) early.push(delta);
+      state.earlyDeltas.set(delta.id, early);
+      return;
+    }
+    draft.pending.set(delta.index, delta.text);
+    applyDeltas(draft);
+  }
+
+  /** Appends the pending deltas that follow the draft's text, in index order. */
+  function applyDeltas(draft) {
+    for (const index of [...draft.pending.keys()]) {
+      if (index <= draft.index) draft.pending.delete(index); // already in the text
+    }
+    while (draft.pending.has(draft.index + 1)) {
+      draft.index += 1;
+      draft.body += draft.pending.get(draft.index);
+      draft.pending.delete(draft.index);
+    }
+    draft.text.textContent = draft.body;
+    // A hole (a lost delta) stops the draft; the finished message still replaces it.
+    draft.marker.textContent = draft.pending.size > 0 ? 'streaming… (a part is missing)' : 'streaming…';
+  }
+
+  function dropDraft(id) {
+    const draft = state.drafts.get(id);
+    state.earlyDeltas.delete(id);
+    if (!draft) return;
+    state.drafts.delete(id);
+    draft.li.remove();
+  }
+
+  /** An aborted stream: its draft is struck through for a few seconds, then goes. */
+  function abortDraft({ id, room, reason }) {
+    if (!state.room || room !== state.room.name) return;
+    const draft = state.drafts.get(id);
+    state.earlyDeltas.delete(id);
+    if (!draft) return;
+    state.drafts.delete(id);
+    draft.li.classList.add('aborted');
+    draft.marker.textContent = `aborted: ${reason || 'no reason given'}`;
+    setTimeout(() => draft.li.remove(), 4000);
+  }
+
+  const DOING = { typing: 'is typing…', thinking: 'is thinking…', tool: 'is calling a tool…' };
+
+  /** `activity`: "<name> is thinking…" under the messages until idle or its expires_at. */
+  function showActivity(activity) {
+    if (!state.room || activity.room !== state.room.name) return;
+    const id = activity.agent.id;
+    clearActivity(id);
+    const doing = Object.hasOwn(DOING, activity.state) ? DOING[activity.state] : null;
+    if (!doing) return; // idle (or a state this page does not know)
+    const line = el('span', 'doing', `${activity.agent.display_name} ${doing}`);
+    if (activity.detail) line.append(el('span', 'detail', activity.detail));
+    $('activity').append(line);
+    let ms = Date.parse(activity.expires_at) - Date.now();
+    // A clock far from the hub's: fall back on the 10 s a state lasts (SPEC §11).
+    if (!(ms > 0 && ms <= 15000)) ms = 10000;
+    state.activity.set(id, { line, timer: setTimeout(() => clearActivity(id), ms) });
+  }
+
+  function clearActivity(agentId) {
+    const shown = state.activity.get(agentId);
+    if (!shown) return;
+    clearTimeout(shown.timer);
+    shown.line.remove();
+    state.activity.delete(agentId);
   }
 
   function renderMembers(members) {
@@ -411,7 +635,7 @@
       } else {
         $('send-note').textContent = '';
         if (input.value === body) input.value = '';
-        addMessage(ack.message); // the sending socket gets no message:new of its own
+        addMessage(ack.message, true); // the sending socket gets no message:new of its own
         scrollToEnd();
       }
       input.focus();
@@ -429,6 +653,7 @@
     const payload = { room: room.name };
     const seqs = [...state.messages.keys()];
     if (seqs.length > 0) payload.since = Math.max(...seqs); // catch up on what we missed
+    const draftsBefore = [...state.drafts.keys()];
     socket.timeout(10000).emit('room:join', payload, (err, ack) => {
       if (state.room !== room) return;
       if (err) {
@@ -443,7 +668,11 @@
       state.room = Object.assign(room, ack.room);
       renderMembers(ack.members);
       const atEnd = isAtEnd();
-      ack.missed.forEach(addMessage);
+      ack.missed.forEach((m) => addMessage(m, true)); // a finished stream replaces its draft
+      // Drafts of before this join that are no longer open were aborted meanwhile.
+      const open = new Set((ack.streams || []).map((s) => s.id));
+      for (const id of draftsBefore) if (!open.has(id)) dropDraft(id);
+      (ack.streams || []).forEach(showDraft);
       if (atEnd) scrollToEnd();
       updateSendForm();
     });
@@ -475,6 +704,8 @@
     });
     socket.on('disconnect', (reason) => {
       setConn('off', 'disconnected');
+      // No idle will come for what agents were doing; the rejoin brings drafts up to date.
+      for (const id of [...state.activity.keys()]) clearActivity(id);
       // The hub closed us (token expiry, kick, shutdown): the client does not retry by itself.
       if (reason === 'io server disconnect') {
         setTimeout(async () => {
@@ -496,9 +727,21 @@
     socket.on('hub:error', (e) => showError(`${e.event}: ${e.code}: ${e.message}`));
     socket.on('message:new', (message) => {
       const atEnd = isAtEnd();
-      addMessage(message);
+      addMessage(message, true);
       if (atEnd) scrollToEnd();
     });
+    socket.on('stream:start', (stream) => {
+      const atEnd = isAtEnd();
+      showDraft(stream);
+      if (atEnd) scrollToEnd();
+    });
+    socket.on('stream:delta', (delta) => {
+      const atEnd = isAtEnd();
+      addDelta(delta);
+      if (atEnd) scrollToEnd();
+    });
+    socket.on('stream:abort', abortDraft);
+    socket.on('activity', showActivity);
     socket.on('presence:join', ({ room, member }) => {
       if (state.room && room === state.room.name) {
         state.members.set(member.agent.name, member);

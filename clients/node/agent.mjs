@@ -5,11 +5,13 @@
 // (join a room, send, DM, history, presence, leave) and checks every answer against SPEC §5.
 // Reconnection is left to the library; on every connect it rejoins its rooms with `since`
 // (see followRooms), the pattern that survives hub restarts.
+// With --stream, its message is streamed in chunks (stream:start, several stream:delta,
+// stream:end), as an LLM agent answers, instead of sent whole with message:send (SPEC §11).
 // One line per check; exit code 0 when every check passes, 1 when one fails or the whole run
 // takes longer than 20 s, 2 on a usage error.
 //
 //   node agent.mjs --url http://127.0.0.1:3000 --key ahk_... --peer-key ahk_... \
-//                  [--transport polling|websocket] [--room NAME]
+//                  [--transport polling|websocket] [--room NAME] [--stream]
 
 import { parseArgs } from "node:util";
 import { io } from "socket.io-client";
@@ -24,7 +26,7 @@ const GLOBAL_TIMEOUT_MS = 20_000;
 
 const USAGE =
   "usage: node agent.mjs --url URL --key API_KEY --peer-key API_KEY " +
-  "[--transport polling|websocket] [--room NAME]";
+  "[--transport polling|websocket] [--room NAME] [--stream]";
 
 let args;
 try {
@@ -35,6 +37,7 @@ try {
       "peer-key": { type: "string" },
       transport: { type: "string", default: "websocket" },
       room: { type: "string" },
+      stream: { type: "boolean", default: false },
       help: { type: "boolean", short: "h" },
     },
   }));
@@ -163,6 +166,49 @@ function received(socket, event, match = () => true) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+const STREAM_CHUNK_CHARS = 8; // what a model might produce between two deltas
+const STREAM_DELTA_EVERY_MS = 50; // senders batch tokens: every delta counts against the rate limit
+
+/** Answers by streaming `body` into ROOM in chunks, as an LLM agent does: stream:start, a
+ *  stream:delta per chunk (without an ack, as senders usually do: a failed one would come back
+ *  as hub:error), then stream:end with the client_id. Checks what the peer sees on the way;
+ *  returns stream:end's ack, which is like message:send's. */
+async function streamMessage(agent, peer, me, body, clientId) {
+  step = "stream:start";
+  let ack = await call(agent, "stream:start", { room: ROOM });
+  const stream = ack?.stream;
+  check("stream:start acks an open stream",
+    ack?.ok === true && typeof stream?.id === "string" && stream.room === ROOM && stream.sender?.name === me,
+    `got ${show(ack)}`);
+  const started = await waitFor(peer, "stream:start", (s) => s?.id === stream.id);
+  check("the peer receives stream:start", started !== undefined && show(started) === show(stream),
+    `peer received ${show(received(peer, "stream:start"))}`);
+
+  step = "stream:delta";
+  const chunks = body.match(new RegExp(`.{1,${STREAM_CHUNK_CHARS}}`, "gsu"));
+  for (const text of chunks) {
+    agent.emit("stream:delta", { id: stream.id, text });
+    await sleep(STREAM_DELTA_EVERY_MS);
+  }
+  const ours = (d) => d?.id === stream.id;
+  await waitFor(peer, "stream:delta", (d) => ours(d) && d.index === chunks.length - 1);
+  const deltas = received(peer, "stream:delta", ours);
+  check(`the peer receives the ${chunks.length} deltas in order and can rebuild the draft`,
+    show(deltas.map((d) => d.index)) === show(chunks.map((_, i) => i)) && deltas.map((d) => d.text).join("") === body,
+    `peer received ${show(deltas)}`);
+  check("no delta failed (no hub:error)", received(agent, "hub:error").length === 0,
+    `received ${show(received(agent, "hub:error"))}`);
+
+  step = "stream:end";
+  ack = await call(agent, "stream:end", { id: stream.id, client_id: clientId });
+  check("stream:end stores the message with the stream's id", ack?.ok === true && ack.message?.stream === stream.id,
+    `got ${show(ack)}`);
+  check("the sending socket gets none of its own stream events",
+    received(agent, "stream:start").length === 0 && received(agent, "stream:delta").length === 0,
+    `received ${show(agent.inbox.filter((e) => e.event.startsWith("stream:")))}`);
+  return ack;
+}
+
 async function whoAmI(key) {
   let res;
   try {
@@ -215,8 +261,10 @@ async function main() {
   step = "message:send";
   const clientId = `js-${Date.now()}`;
   const body = "hello from socket.io-client <b>&amp;</b> ✓";
-  ack = await call(agent, "message:send", { room: ROOM, body, client_id: clientId });
-  check("message:send acks the stored message",
+  ack = args.stream
+    ? await streamMessage(agent, peer, me, body, clientId)
+    : await call(agent, "message:send", { room: ROOM, body, client_id: clientId });
+  check(`${args.stream ? "stream:end" : "message:send"} acks the stored message`,
     ack?.ok === true && ack.duplicate === false && Number.isInteger(ack.message?.seq) &&
       ack.message.body === body && ack.message.room === ROOM && ack.message.sender?.name === me &&
       ack.message.client_id === clientId,
@@ -227,6 +275,10 @@ async function main() {
   check("the peer receives message:new with the same seq", delivered !== undefined && delivered.body === body &&
       delivered.id === sent.id,
     `expected seq ${sent.seq}, peer received ${show(received(peer, "message:new"))}`);
+  if (args.stream) {
+    check("the peer's message:new names the stream, so it replaces the draft", delivered.stream === sent.stream,
+      `peer received ${show(delivered)}`);
+  }
   await sleep(QUIET_MS);
   check("the sending socket does not get its own message back",
     received(agent, "message:new", (m) => m?.room === ROOM).length === 0,

@@ -4,12 +4,16 @@
 It connects two agents (yours and a peer), then walks through what an agent does on the hub
 (join a room, send, DM, history, presence, leave) and checks every answer against SPEC §5.
 Reconnection is left to the library; on every connect it rejoins its rooms with `since`
-(see Agent), the pattern that survives hub restarts.
+(see Agent), the pattern that survives hub restarts. Each agent also reads streamed messages
+(SPEC §11): it builds drafts from stream:start and stream:delta, drops them on stream:abort,
+and prints the finished message once, from its message:new. With --stream the agent streams
+its message in chunks (stream:start, several stream:delta, stream:end) instead of sending it
+whole, and checks that the peer read it that way.
 One line per check; exit code 0 when every check passes, 1 when one fails or the whole run
 takes longer than 20 s, 2 on a usage error, 3 when the packages are not installed.
 
     python agent.py --url http://127.0.0.1:3000 --key ahk_... --peer-key ahk_... \\
-                    [--transport polling|websocket] [--room NAME]
+                    [--transport polling|websocket] [--room NAME] [--stream]
 """
 
 import argparse
@@ -34,6 +38,8 @@ ACK_TIMEOUT = 5.0  # how long one event waits for its ack
 EVENT_TIMEOUT = 5.0  # how long we wait for an event the server should push
 QUIET = 0.3  # how long we listen to make sure something does NOT arrive
 GLOBAL_TIMEOUT = 20.0
+STREAM_CHUNK_CHARS = 8  # what a model might produce between two deltas (--stream)
+STREAM_DELTA_EVERY = 0.05  # senders batch tokens: every delta counts against the rate limit
 
 # ---------------------------------------------------------------------------------------------
 # Reporting
@@ -75,6 +81,12 @@ class Agent:
         # out of order); the ack's `missed` fills the gap. A seq seen before is dropped.
         self.rooms = {}  # room -> set of seqs seen
         self.rejoining = set()  # the rejoin tasks, kept referenced until they finish
+        # Streams being read: stream id -> {"text", "index", "lost"}, the draft a reader would
+        # show as it grows; `index` is the last delta in `text`. The finished message
+        # (message:new whose `stream` is the draft's id) replaces it; stream:abort drops it.
+        self.drafts = {}
+        self.finished = set()  # streams whose message arrived (a join may still list them)
+        self.streamed = []  # (message, the draft it replaced or None), once per message
 
         @self.sio.event
         async def connect():
@@ -91,6 +103,8 @@ class Agent:
             self.inbox.append((event, data))
             if event == "message:new":
                 self.deliver(data)
+            elif event in ("stream:start", "stream:delta", "stream:abort"):
+                self.read_stream(event, data)
 
         # Peek at the Engine.IO layer: which transport carried the handshake. python-socketio
         # upgrades polling to WebSocket inside connect(), so afterwards only this tells.
@@ -108,13 +122,57 @@ class Agent:
         if seen is None or field(m, "seq") in seen:
             return False  # not a followed room, or a duplicate
         seen.add(field(m, "seq"))
+        if field(m, "stream"):
+            self.finish_stream(m)
         return True
+
+    def read_stream(self, event, data):
+        """Grows, or drops, the draft of a stream (SPEC §11)."""
+        sid = field(data, "id")
+        if field(data, "room") not in self.rooms or sid in self.finished:
+            return  # not a followed room, or its message already came
+        if event == "stream:abort":
+            self.drafts.pop(sid, None)
+            return
+        # A delta of an unknown stream: it started before we joined (a join lists its text).
+        draft = self.drafts.setdefault(sid, {"text": "", "index": -1, "lost": False})
+        if event == "stream:delta" and field(data, "index") > draft["index"]:
+            # A jump in `index` means a delta was lost: the final message has the whole text.
+            draft["lost"] |= field(data, "index") > draft["index"] + 1
+            draft["text"] += field(data, "text")
+            draft["index"] = field(data, "index")
+
+    def take_drafts(self, streams):
+        """room:join's `streams`: each open stream's text so far, to continue it mid-stream."""
+        for d in streams or []:
+            if field(d, "id") in self.finished:
+                continue  # its message came first: the list is a moment older
+            draft = self.drafts.setdefault(field(d, "id"), {"text": "", "index": -1, "lost": False})
+            if field(d, "index") >= draft["index"]:
+                draft.update(text=field(d, "text"), index=field(d, "index"), lost=False)
+
+    def finish_stream(self, m):
+        """A finished stream: its message replaces the draft. Printed once (`deliver` drops
+        repeats), whether or not a draft was seen."""
+        self.finished.add(field(m, "stream"))
+        draft = self.drafts.pop(field(m, "stream"), None)
+        self.streamed.append((m, draft))
+        if draft is None:
+            how = "no draft seen"
+        else:
+            how = f"{draft['index'] + 1} deltas" + (", one or more lost" if draft["lost"] else "")
+        print(
+            f"info  {self.label} read a streamed message in {field(m, 'room')}, seq "
+            f"{field(m, 'seq')} by {field(m, 'sender', 'name')} ({how}): {show(field(m, 'body'))}",
+            flush=True,
+        )
 
     async def rejoin(self, room, since):
         try:
             ack = await self.sio.call("room:join", {"room": room, "since": since}, timeout=ACK_TIMEOUT)
             for m in field(ack, "missed") or []:
-                self.deliver(m)
+                self.deliver(m)  # a streamed message in `missed` ends its draft
+            self.take_drafts(field(ack, "streams"))
         except Exception as exc:  # noqa: BLE001 - e.g. disconnected again: the next connect rejoins
             print(f"rejoining {room}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
 
@@ -184,6 +242,55 @@ async def who_am_i(url, key):
         raise CheckFailed(f"cannot reach {url}: {exc}") from None
 
 
+async def stream_message(agent, peer, room, me, body, client_id):
+    """Answers by streaming `body` into `room` in chunks, as an LLM agent does: stream:start, a
+    stream:delta per chunk (without an ack, as senders usually do: a failed one would come back
+    as hub:error), then stream:end with the client_id. Checks what the peer sees on the way;
+    returns stream:end's ack, which is like message:send's."""
+    global step
+    step = "stream:start"
+    ack = await agent.call("stream:start", {"room": room})
+    stream = field(ack, "stream") or {}
+    check(
+        "stream:start acks an open stream",
+        field(ack, "ok") is True
+        and isinstance(stream.get("id"), str)
+        and stream.get("room") == room
+        and field(stream, "sender", "name") == me,
+        f"got {show(ack)}",
+    )
+
+    step = "stream:delta"
+    chunks = [body[i : i + STREAM_CHUNK_CHARS] for i in range(0, len(body), STREAM_CHUNK_CHARS)]
+    for text in chunks:
+        await agent.sio.emit("stream:delta", {"id": stream["id"], "text": text})
+        await asyncio.sleep(STREAM_DELTA_EVERY)
+    await peer.wait_for(
+        "stream:delta",
+        lambda d: field(d, "id") == stream["id"] and field(d, "index") == len(chunks) - 1,
+    )
+    draft = peer.drafts.get(stream["id"])
+    check(
+        f"the peer built the draft from the {len(chunks)} deltas",
+        draft == {"text": body, "index": len(chunks) - 1, "lost": False},
+        f"peer's draft {show(draft)}, deltas {show(peer.received('stream:delta'))}",
+    )
+    check(
+        "no delta failed (no hub:error)",
+        not agent.received("hub:error"),
+        f"received {show(agent.received('hub:error'))}",
+    )
+
+    step = "stream:end"
+    ack = await agent.call("stream:end", {"id": stream["id"], "client_id": client_id})
+    check(
+        "stream:end stores the message with the stream's id",
+        field(ack, "ok") is True and field(ack, "message", "stream") == stream["id"],
+        f"got {show(ack)}",
+    )
+    return ack
+
+
 # ---------------------------------------------------------------------------------------------
 # The walk-through
 
@@ -246,10 +353,13 @@ async def walk(args, agents):
     step = "message:send"
     client_id = f"py-{int(time.time() * 1000)}"
     body = "hello from python-socketio <b>&amp;</b> ✓"
-    ack = await agent.call("message:send", {"room": room, "body": body, "client_id": client_id})
+    if args.stream:
+        ack = await stream_message(agent, peer, room, me, body, client_id)
+    else:
+        ack = await agent.call("message:send", {"room": room, "body": body, "client_id": client_id})
     sent = field(ack, "message") or {}
     check(
-        "message:send acks the stored message",
+        f"{'stream:end' if args.stream else 'message:send'} acks the stored message",
         field(ack, "ok") is True
         and field(ack, "duplicate") is False
         and isinstance(sent.get("seq"), int)
@@ -269,6 +379,13 @@ async def walk(args, agents):
         delivered is not None and delivered.get("body") == body and delivered.get("id") == sent.get("id"),
         f"expected seq {sent['seq']}, peer received {show(peer.received('message:new'))}",
     )
+    if args.stream:
+        read = [(field(m, "stream"), field(draft, "text")) for m, draft in peer.streamed]
+        check(
+            "the peer read it as the stream's message, once, replacing the draft it built",
+            read == [(sent.get("stream"), body)] and not peer.drafts,
+            f"peer read {show(read)}, drafts left {show(peer.drafts)}",
+        )
     await asyncio.sleep(QUIET)
     check(
         "the sending socket does not get its own message back",
@@ -421,6 +538,9 @@ async def main():
     parser.add_argument("--peer-key", required=True, help="a second agent's API key")
     parser.add_argument("--transport", choices=["polling", "websocket"], default="websocket")
     parser.add_argument("--room", help="room to use (default: a fresh one)")
+    parser.add_argument(
+        "--stream", action="store_true", help="stream the message in chunks instead of sending it whole"
+    )
     args = parser.parse_args()  # exits 2 on a usage error
 
     agents = []

@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 
 use super::extract::{ApiJson, ApiPath};
 use crate::auth::Caller;
-use crate::error::{ErrorResponse, Result};
+use crate::error::{Error, ErrorResponse, Result};
 use crate::model::{AgentCursorView, CursorView, RoomName, UnreadView};
 use crate::state::AppState;
 
@@ -44,8 +44,11 @@ async fn set_cursor(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(name): ApiPath<String>,
-    ApiJson(body): ApiJson<SetCursor>,
+    ApiJson(body): ApiJson<serde_json::Map<String, serde_json::Value>>,
 ) -> Result<Json<CursorView>> {
+    // Through a map: a one-field struct would also take the array `[seq]`.
+    let body: SetCursor = serde_json::from_value(body.into())
+        .map_err(|e| Error::bad_request(format!("invalid JSON body: {e}")))?;
     let room = state
         .hub
         .readable_room(&caller, &RoomName::parse(&name)?)

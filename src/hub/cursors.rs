@@ -31,7 +31,8 @@ struct Slot {
 }
 
 impl Hub {
-    /// Moves the caller's cursor in a room it may read (`seq` at most the room's `last_seq`);
+    /// Moves the caller's cursor in a room it may read, as read just now (`seq` at most its
+    /// `last_seq`);
     /// a lower seq answers the stored cursor. `socket` (the one that moved it) gets no
     /// `cursor:update`.
     pub async fn set_cursor(
@@ -44,15 +45,11 @@ impl Hub {
         if seq < 0 {
             return Err(Error::bad_request("seq must be 0 or more"));
         }
-        // The room as stored now: `last_seq` moves with every message.
-        let last_seq = self
-            .store
-            .room_by_name(room.name.as_str())
-            .await?
-            .map_or(room.last_seq, |r| r.last_seq);
-        if seq > last_seq {
+        // `room` was read just now (`readable_room`): its `last_seq` is current.
+        if seq > room.last_seq {
             return Err(Error::bad_request(format!(
-                "seq is past the room's last_seq ({last_seq})"
+                "seq is past the room's last_seq ({})",
+                room.last_seq
             )));
         }
         let (stored, moved) = self

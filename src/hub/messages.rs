@@ -151,6 +151,10 @@ fn contains_nul(v: &Value) -> bool {
 }
 
 impl ValidMessage {
+    pub fn reply_to(&self) -> Option<i64> {
+        self.reply_to
+    }
+
     /// The message that ends stream `id`.
     pub fn ending_stream(mut self, id: &str) -> Self {
         self.stream = Some(id.to_owned());

@@ -132,8 +132,10 @@ impl Hub {
         Err(Error::rate_limited(wait.num_milliseconds().max(1) as u64))
     }
 
-    /// The DM room of the caller and `to`, created by the first sender.
-    pub async fn dm_room(&self, caller: &Caller, to: &str) -> Result<Room> {
+    /// The DM room of the caller and `to`, created by the first sender — unless the message
+    /// that would open it answers one (`reply_to`): in a room that does not exist yet there
+    /// is nothing to answer, and a refused send must not leave a room behind.
+    pub async fn dm_room(&self, caller: &Caller, to: &str, reply_to: Option<i64>) -> Result<Room> {
         caller.require_writer()?;
         let to = AgentName::parse(to)?;
         if to.as_str() == caller.agent.name {
@@ -151,6 +153,9 @@ impl Hub {
         let name = RoomName::dm(&me, &to);
         if let Some(room) = self.store.room_by_name(name.as_str()).await? {
             return Ok(room);
+        }
+        if reply_to.is_some() {
+            return Err(Error::not_found("message to reply to"));
         }
         let created = self
             .store
@@ -183,7 +188,9 @@ impl Hub {
         if let Some((a, b)) = name.dm_agents() {
             let me = caller.agent.name.as_str();
             if me == a || me == b {
-                return self.dm_room(caller, if me == a { b } else { a }).await;
+                return self
+                    .dm_room(caller, if me == a { b } else { a }, None)
+                    .await;
             }
         }
         self.readable_room(caller, name).await
@@ -243,6 +250,10 @@ impl Hub {
                 self.fanout
                     .removed_from_room(room.name.as_str(), &agent)
                     .await;
+                // Its streams and activity there end (those held by this node; other nodes'
+                // streams end at their next delta, their activity expires).
+                self.abort_agent_streams(agent.id, room.name.as_str());
+                self.activity_left(&agent, room.name.as_str());
             }
         }
         Ok(())

@@ -271,7 +271,7 @@ impl Hub {
             ));
         }
         self.stream_room(socket, id)?;
-        self.abort_with(id, reason);
+        self.abort_with(id, reason, false);
         Ok(())
     }
 
@@ -281,7 +281,10 @@ impl Hub {
             .streams
             .lock()
             .iter()
-            .filter(|(_, s)| s.socket == socket && room.is_none_or(|r| s.room.name.as_str() == r))
+            .filter(|(_, s)| {
+                // One being committed is left to its end (which answers either way).
+                !s.ending && s.socket == socket && room.is_none_or(|r| s.room.name.as_str() == r)
+            })
             .map(|(id, _)| id.clone())
             .collect();
         for id in ids {
@@ -289,12 +292,30 @@ impl Hub {
         }
     }
 
-    fn abort_stream_as(&self, id: &str, reason: AbortReason) {
-        self.abort_with(id, reason.as_str().to_owned());
+    /// Aborts an agent's streams in a room it was removed from (`left`).
+    pub fn abort_agent_streams(&self, agent: uuid::Uuid, room: &str) {
+        let ids: Vec<String> = self
+            .streams
+            .lock()
+            .iter()
+            .filter(|(_, s)| !s.ending && s.view.sender.id == agent && s.room.name.as_str() == room)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in ids {
+            self.abort_stream_as(&id, AbortReason::Left);
+        }
     }
 
-    /// Forgets a stream and tells its room it was aborted.
-    fn abort_with(&self, id: &str, reason: String) {
+    /// A stream the server aborts. Its sender learns of the other reasons from the answer
+    /// to its own event; a timeout comes unasked, so the sender's socket is told too.
+    fn abort_stream_as(&self, id: &str, reason: AbortReason) {
+        let tell_sender = matches!(reason, AbortReason::Timeout);
+        self.abort_with(id, reason.as_str().to_owned(), tell_sender);
+    }
+
+    /// Forgets a stream and tells its room (and, with `tell_sender`, its socket) it was
+    /// aborted.
+    fn abort_with(&self, id: &str, reason: String, tell_sender: bool) {
         let Some(stream) = self.close_stream(id) else {
             return;
         };
@@ -307,11 +328,8 @@ impl Hub {
             room: stream.room.name.to_string(),
             reason,
         };
-        self.broadcast(
-            &stream.room.name,
-            RoomEvent::StreamAborted(event),
-            Some(&stream.socket),
-        );
+        let except = (!tell_sender).then_some(stream.socket.as_str());
+        self.broadcast(&stream.room.name, RoomEvent::StreamAborted(event), except);
     }
 
     /// Removes a stream from this node and from Redis.

@@ -99,7 +99,8 @@ pub async fn recheck_after<A: Adapter>(socket: SocketRef<A>, ctx: SocketCtx<A>, 
         () = tokio::time::sleep_until(due.into()) => {}
         () = ctx.session.closed.cancelled() => return,
     }
-    recheck(&socket, &ctx).await;
+    // Boxed: the task waits a second carrying only what it needs meanwhile.
+    Box::pin(recheck(&socket, &ctx)).await;
 }
 
 /// Disconnects the socket when its credential is no longer live (token revoked or expired,

@@ -51,7 +51,11 @@ pub async fn dm<A: Adapter>(ctx: &EventCtx<'_, A>, req: DmRequest) -> Result<Sen
     caller.require_writer()?;
     // Refuse a bad message before the DM room is opened for it.
     let message = req.message.validate(ctx.state.settings.max_message_bytes)?;
-    let room = ctx.state.hub.dm_room(&caller, &req.to).await?;
+    let room = ctx
+        .state
+        .hub
+        .dm_room(&caller, &req.to, message.reply_to())
+        .await?;
     tracing::Span::current().record("room", room.name.as_str());
     ctx.state
         .hub

@@ -128,11 +128,23 @@ fn run_to_end(mut cmd: Command) -> Run {
 /// Creates two fresh agents and runs `program` with them over `transport`; panics with the
 /// program's output unless it exits 0 having passed every check.
 async fn run_client(app: &TestApp, program: Program, transport: Transport, names: (&str, &str)) {
+    run_client_with(app, program, transport, names, &[]).await;
+}
+
+/// [`run_client`] with more arguments for the program; answers its stdout.
+async fn run_client_with(
+    app: &TestApp,
+    program: Program,
+    transport: Transport,
+    names: (&str, &str),
+    extra: &[&str],
+) -> String {
     let key = app.create_agent(names.0, "agent").await;
     let peer_key = app.create_agent(names.1, "agent").await;
     let mut cmd = program_command(program);
     cmd.args(["--url", &app.base, "--key", &key, "--peer-key", &peer_key])
-        .args(["--transport", transport.flag()]);
+        .args(["--transport", transport.flag()])
+        .args(extra);
     // The server runs on this test's runtime: wait for the process off its worker threads.
     let run = tokio::task::spawn_blocking(move || run_to_end(cmd))
         .await
@@ -164,6 +176,7 @@ async fn run_client(app: &TestApp, program: Program, transport: Transport, names
         );
     }
     println!("{report}");
+    run.stdout
 }
 
 /// Runs `program` over `transport` against a fresh server on SQLite.
@@ -190,6 +203,59 @@ async fn python_client_over_polling_with_upgrade() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_client_over_websocket_only() {
     on_sqlite(Program::Python, Transport::WebsocketOnly).await;
+}
+
+/// SPEC §11 with the stock clients: socket.io-client streams its answer in chunks (start,
+/// deltas without acks, end) while its peer watches the draft grow and gets one message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_client_streams_its_answer_and_its_peer_gets_one_message() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let names = ("streamer", "reader");
+    let out = run_client_with(
+        &app,
+        Program::Node,
+        Transport::Polling,
+        names,
+        &["--stream"],
+    )
+    .await;
+    for line in [
+        "ok    stream:start acks an open stream",
+        "in order and can rebuild the draft",
+        "ok    stream:end stores the message with the stream's id",
+        "ok    the peer's message:new names the stream, so it replaces the draft",
+    ] {
+        assert!(out.contains(line), "{line:?} in:\n{out}");
+    }
+}
+
+/// python-socketio reads a stream: it rebuilds the draft from the deltas and prints the
+/// finished message once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_client_reads_a_stream_and_prints_its_message_once() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let names = ("py-streamer", "py-reader");
+    let out = run_client_with(
+        &app,
+        Program::Python,
+        Transport::WebsocketOnly,
+        names,
+        &["--stream"],
+    )
+    .await;
+    assert!(
+        out.contains("ok    the peer built the draft from the 6 deltas"),
+        "{out}"
+    );
+    assert_eq!(
+        out.matches("py-reader read a streamed message").count(),
+        1,
+        "the reader printed the finished message once: {out}"
+    );
+    assert!(
+        out.contains("ok    the peer read it as the stream's message, once, replacing the draft"),
+        "{out}"
+    );
 }
 
 /// Both programs, one transport each, against PostgreSQL.

@@ -3,7 +3,10 @@
 mod support;
 
 mod abuse;
+mod agent_activity;
+mod agent_cursors;
 mod agent_streams;
+mod agent_threads;
 mod agents;
 mod audit;
 mod auth_jwts;

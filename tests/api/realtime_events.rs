@@ -20,10 +20,21 @@ async fn joining_a_room_answers_the_room_its_members_and_no_missed_messages(app:
     let ack = a.emit("room:join", json!({"room": "lobby"})).await;
     assert_eq!(
         keys(&ack),
-        key_set(&["ok", "room", "members", "missed", "missed_truncated"]),
+        key_set(&[
+            "ok",
+            "room",
+            "members",
+            "missed",
+            "missed_truncated",
+            "streams",
+            "cursor"
+        ]),
         "{ack}"
     );
     assert_eq!(ack["ok"], true);
+    // SPEC §11: no open streams, no cursor yet.
+    assert_eq!(ack["streams"], json!([]));
+    assert_eq!(ack["cursor"], Value::Null);
     let room = &ack["room"];
     assert_eq!(keys(room), key_set(&ROOM_FIELDS));
     assert_eq!(room["name"], "lobby");

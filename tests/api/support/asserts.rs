@@ -337,9 +337,15 @@ pub fn assert_message_shape(m: &Value) {
     assert!(m["client_id"].is_string() || m["client_id"].is_null());
     assert!(m["sender"].is_object());
     assert_timestamp(&m["created_at"]);
-    assert!(m["reply_to"].is_i64() || m["reply_to"].is_null(), "reply_to: {m}");
+    assert!(
+        m["reply_to"].is_i64() || m["reply_to"].is_null(),
+        "reply_to: {m}"
+    );
     assert!(m["reply_count"].is_i64(), "reply_count is an integer: {m}");
-    assert!(m["stream"].is_string() || m["stream"].is_null(), "stream: {m}");
+    assert!(
+        m["stream"].is_string() || m["stream"].is_null(),
+        "stream: {m}"
+    );
 }
 
 /// The `message` shape of a message this test stored: a full sender reference and a recent
