@@ -496,9 +496,10 @@ async fn a_stream_without_a_delta_for_60_seconds_is_aborted_as_timeout() {
 }
 
 /// Two nodes over Redis: a reader on the other node sees the draft grow and the final
-/// message once; a reader joining there mid-stream gets the draft from Redis.
+/// message once; a reader joining there mid-stream gets the draft from Redis; activity,
+/// cursor moves and threads cross nodes as well.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_reader_on_another_node_sees_the_draft_grow_and_joins_mid_stream_with_its_text() {
+async fn a_reader_on_another_node_sees_the_draft_grow_and_the_rest_of_section_11_crosses_too() {
     let c = Cluster::start(2, shared_redis_url(), &[]).await;
     let [amy, bob] = c.agents(["amy", "bob"]).await;
     let a = Sio::joined(c.addr(0), &amy, "lobby").await;
@@ -549,6 +550,46 @@ async fn a_reader_on_another_node_sees_the_draft_grow_and_joins_mid_stream_with_
             .await,
     );
     assert_eq!(b.next_event("stream:abort").await["reason"], "stop");
+
+    // The rest of SPEC §11 crosses nodes too: activity, cursor moves, threads.
+    let ack = a
+        .emit(
+            "activity:set",
+            json!({"room": "lobby", "state": "thinking"}),
+        )
+        .await;
+    assert_ok(&ack);
+    let activity = b.next_event("activity").await;
+    assert_eq!(activity["state"], "thinking");
+    assert_ref(&activity["agent"], "amy");
+    assert_eq!(activity["expires_at"], ack["expires_at"]);
+    let reply = a
+        .send_message(json!({"room": "lobby", "body": "a reply", "reply_to": 1}))
+        .await;
+    assert_ok(&reply);
+    assert_eq!(b.next_event("message:new").await["reply_to"], 1);
+    // The message ended amy's activity, on node 2 as well.
+    assert_eq!(b.next_event("activity").await["state"], "idle");
+    let moved = b
+        .emit("cursor:set", json!({"room": "lobby", "seq": 2}))
+        .await;
+    assert_eq!(moved["cursor"]["seq"], 2);
+    let update = a.next_event("cursor:update").await;
+    assert_eq!(
+        (&update["seq"], &update["room"]),
+        (&json!(2), &json!("lobby"))
+    );
+    assert_ref(&update["agent"], "bob");
+    let thread = c
+        .api(1)
+        .get_ok("/api/v1/rooms/lobby/messages?thread=1", &bob)
+        .await;
+    assert_eq!(thread["messages"][0]["body"], "a reply");
+    let root = c
+        .api(1)
+        .get_ok("/api/v1/rooms/lobby/messages?limit=1&before=2", &bob)
+        .await;
+    assert_eq!(root["messages"][0]["reply_count"], 1);
 }
 
 /// A node killed mid-stream: the stream was never acknowledged, so nothing of it is stored
