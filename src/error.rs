@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The error codes of SPEC §5/§6, stable for clients.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     BadRequest,
@@ -24,6 +24,8 @@ pub enum ErrorCode {
     PayloadTooLarge,
     RateLimited,
     Unavailable,
+    /// A call between agents got no answer before its deadline (SPEC §12).
+    Timeout,
     Internal,
 }
 
@@ -38,6 +40,7 @@ impl ErrorCode {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Timeout => StatusCode::GATEWAY_TIMEOUT,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -4,6 +4,8 @@
 
 pub mod prelude;
 
+pub mod agent_card_keys;
+pub mod agent_cards;
 pub mod agents;
 pub mod api_tokens;
 pub mod audit_events;

@@ -1,3 +1,5 @@
+pub use super::agent_card_keys::Entity as AgentCardKeys;
+pub use super::agent_cards::Entity as AgentCards;
 pub use super::agents::Entity as Agents;
 pub use super::api_tokens::Entity as ApiTokens;
 pub use super::audit_events::Entity as AuditEvents;

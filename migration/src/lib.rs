@@ -12,6 +12,7 @@ mod m20261128_000005_create_messages;
 mod m20261128_000006_create_audit_events;
 mod m20261201_000007_add_threads_and_streams;
 mod m20261201_000008_create_read_cursors;
+mod m20261201_000009_create_agent_cards;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000006_create_audit_events::Migration),
             Box::new(m20261201_000007_add_threads_and_streams::Migration),
             Box::new(m20261201_000008_create_read_cursors::Migration),
+            Box::new(m20261201_000009_create_agent_cards::Migration),
         ]
     }
 }

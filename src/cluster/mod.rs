@@ -99,6 +99,14 @@ impl Presence {
         }
     }
 
+    /// Whether `sid` is still a connected socket of the agent, on any node.
+    pub async fn has_socket(&self, agent_id: Uuid, sid: &str) -> bool {
+        match self {
+            Self::Local(p) => p.has_socket(agent_id, sid).await,
+            Self::Redis(p) => p.has_socket(agent_id, sid).await,
+        }
+    }
+
     pub async fn is_online(&self, agent_id: Uuid) -> bool {
         match self {
             Self::Local(p) => p.is_online(agent_id).await,

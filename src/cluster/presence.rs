@@ -223,6 +223,13 @@ impl LocalPresence {
     pub async fn is_online(&self, agent_id: Uuid) -> bool {
         self.lock().agents.contains_key(&agent_id)
     }
+
+    pub async fn has_socket(&self, agent_id: Uuid, sid: &str) -> bool {
+        self.lock()
+            .agents
+            .get(&agent_id)
+            .is_some_and(|a| a.sockets.contains(sid))
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use entity::agents;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -16,6 +16,7 @@ use crate::auth::Caller;
 use crate::error::{Error, ErrorResponse, Result};
 use crate::model::{AgentView, CreatedTokenView, Role, TokenView, timestamp};
 use crate::state::AppState;
+use crate::store::AgentFilter;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -43,25 +44,65 @@ struct AgentList {
     next_cursor: Option<String>,
 }
 
-/// Agents by name, with `online`.
-#[utoipa::path(get, path = "/agents", tag = "agents", params(ListParams),
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct AgentListParams {
+    /// Only agents whose card has a skill with this id (SPEC §12).
+    skill: Option<String>,
+    /// Only agents whose card lists this method.
+    method: Option<String>,
+    /// `true`: only agents online now; `false`: only those offline.
+    online: Option<bool>,
+    /// 1..100, default 50.
+    limit: Option<i64>,
+    /// Opaque: the `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// Agents by name, with `online`; the filters combine with AND.
+#[utoipa::path(get, path = "/agents", tag = "agents", params(AgentListParams),
     responses((status = 200, body = AgentList), (status = 400, body = ErrorResponse)))]
 async fn list_agents(
     State(state): State<AppState>,
     _caller: Caller,
-    ApiQuery(params): ApiQuery<ListParams>,
+    ApiQuery(params): ApiQuery<AgentListParams>,
 ) -> Result<Json<AgentList>> {
-    let page = state
-        .hub
-        .list_agents(params.cursor()?.as_deref(), params.limit()?)
-        .await?;
-    let mut agents = Vec::with_capacity(page.items.len());
-    for agent in &page.items {
-        agents.push(with_online(&state, agent).await);
-    }
+    let list = ListParams {
+        limit: params.limit,
+        cursor: params.cursor,
+    };
+    let limit = list.limit()?;
+    let filter = AgentFilter {
+        skill: params.skill,
+        method: params.method,
+    };
+    let mut after = list.cursor()?;
+    let mut agents = Vec::with_capacity(limit as usize);
+    // `online` lives in presence, not the database: read pages until this one is full.
+    let next = 'pages: loop {
+        let page = state
+            .hub
+            .find_agents(&filter, after.as_deref(), limit)
+            .await?;
+        let n = page.items.len();
+        for (i, agent) in page.items.iter().enumerate() {
+            let view = with_online(&state, agent).await;
+            if params.online.is_none_or(|o| view.online == Some(o)) {
+                agents.push(view);
+            }
+            if agents.len() as u64 == limit {
+                let more = i + 1 < n || page.next.is_some();
+                break 'pages more.then(|| agent.name.clone());
+            }
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break None,
+        }
+    };
     Ok(Json(AgentList {
         agents,
-        next_cursor: encode_cursor(page.next),
+        next_cursor: encode_cursor(next),
     }))
 }
 

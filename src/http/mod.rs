@@ -8,6 +8,7 @@ mod agents;
 mod audit;
 mod auth;
 mod caller;
+mod cards;
 mod cursors;
 mod dashboard;
 mod extract;
@@ -45,6 +46,7 @@ pub fn router<A: socketioxide::adapter::Adapter>(
     let api = OpenApiRouter::new()
         .merge(auth::router())
         .merge(agents::router())
+        .merge(cards::router())
         .merge(rooms::router())
         .merge(messages::router())
         .merge(cursors::router())

@@ -4,6 +4,8 @@
 
 mod activity;
 mod agents;
+mod calls;
+mod cards;
 mod cursors;
 mod messages;
 mod outbound;
@@ -20,6 +22,8 @@ use uuid::Uuid;
 
 pub use activity::{ACTIVITY_TTL, STATES as ACTIVITY_STATES};
 pub use agents::{Actor, IssuedToken};
+pub use calls::{Call, CallInput, Outcome, answer_of, caller_socket_of};
+pub use cards::{CardInput, SkillInput, is_method_name};
 pub use cursors::CURSOR_UPDATE_INTERVAL;
 pub use messages::{MessageInput, Origin, Posted, Submitted, ValidMessage};
 pub use outbound::{BoxFuture, Fanout, KickTarget, NoSockets, RoomEvent};
@@ -53,6 +57,8 @@ pub struct Hub {
     activity: Arc<activity::Activity>,
     /// The pacing of `cursor:update` broadcasts.
     cursor_updates: Arc<cursors::CursorUpdates>,
+    /// Calls in flight from this node's sockets (SPEC §12).
+    calls: Arc<calls::Calls>,
 }
 
 /// What to broadcast, in order.
@@ -148,6 +154,7 @@ impl Hub {
             streams: Arc::new(streams::Streams::new(drafts)),
             activity: Arc::default(),
             cursor_updates: Arc::default(),
+            calls: Arc::default(),
         }
     }
 

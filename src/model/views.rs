@@ -248,3 +248,15 @@ pub struct UnreadView {
     /// `last_seq - cursor`.
     pub unread: i64,
 }
+
+/// `card` — what an agent can do (SPEC §12).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CardView {
+    pub agent: AgentRef,
+    pub description: Option<String>,
+    pub version: Option<String>,
+    /// `[{"id","name","description"?,"tags"?}]`.
+    pub skills: Value,
+    pub methods: Vec<String>,
+    pub updated_at: String,
+}

@@ -25,7 +25,7 @@ use tracing::Instrument;
 use super::protocol::{Ack, Done, HubError, SendAck, client, server};
 use super::rate::Verdict;
 use super::session::{Session, SocketCtx};
-use super::{activity, messages, presence, refresh, rooms, streams};
+use super::{activity, calls, messages, presence, refresh, rooms, streams};
 use crate::error::{Error, Result};
 use crate::net::Transports;
 use crate::state::AppState;
@@ -257,6 +257,9 @@ async fn handle<A: Adapter>(
         client::STREAM_ABORT => route!(streams::abort),
         client::ACTIVITY_SET => route!(activity::set),
         client::CURSOR_SET => route!(activity::cursor),
+        // `rpc:call` is started by the worker and answers from a task of its own.
+        client::RPC_CANCEL => route!(calls::cancel),
+        client::RPC_PROGRESS => route!(calls::progress),
         _ => ctx.answer::<Done>(reply, Err(Error::bad_request("unknown event"))),
     }
 }
@@ -351,6 +354,18 @@ pub async fn worker<A: Adapter>(socket: SocketRef<A>, ctx: SocketCtx<A>, state: 
             continue;
         }
         answer_all(&mut sends, answer).await;
+        if event == client::RPC_CALL {
+            // Checked and sent in order; answered whenever the callee answers, without
+            // holding up the socket's next events (its own rpc:cancel among them).
+            calls::call(
+                socket.clone(),
+                session.clone(),
+                state.clone(),
+                payload,
+                reply,
+            );
+            continue;
+        }
         // Boxed: the idle worker of every socket would otherwise carry the state of the
         // largest handler.
         Box::pin(handle(&ectx, &event, payload, reply).instrument(span)).await;

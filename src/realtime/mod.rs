@@ -11,6 +11,7 @@
 //! - [`expiry`]: JWT expiry warnings and the periodic credential re-check
 
 mod activity;
+mod calls;
 mod connect;
 mod dispatch;
 mod expiry;

@@ -28,6 +28,9 @@ pub mod client {
     pub const STREAM_ABORT: &str = "stream:abort";
     pub const ACTIVITY_SET: &str = "activity:set";
     pub const CURSOR_SET: &str = "cursor:set";
+    pub const RPC_CALL: &str = "rpc:call";
+    pub const RPC_CANCEL: &str = "rpc:cancel";
+    pub const RPC_PROGRESS: &str = "rpc:progress";
 }
 
 /// Events the server sends.
@@ -44,6 +47,10 @@ pub mod server {
     pub const STREAM_ABORT: &str = "stream:abort";
     pub const ACTIVITY: &str = "activity";
     pub const CURSOR_UPDATE: &str = "cursor:update";
+    pub const RPC_ACCEPTED: &str = "rpc:accepted";
+    pub const RPC_REQUEST: &str = "rpc:request";
+    pub const RPC_CANCEL: &str = "rpc:cancel";
+    pub const RPC_PROGRESS: &str = "rpc:progress";
 }
 
 // ---- requests ----------------------------------------------------------------------------
@@ -133,6 +140,18 @@ pub struct ActivitySetRequest {
 }
 
 #[derive(Deserialize)]
+pub struct CancelRequest {
+    pub id: String,
+}
+
+#[derive(Deserialize)]
+pub struct ProgressRequest {
+    pub id: String,
+    #[serde(default)]
+    pub data: Value,
+}
+
+#[derive(Deserialize)]
 pub struct CursorSetRequest {
     pub room: String,
     pub seq: i64,
@@ -183,6 +202,11 @@ pub struct JoinAck {
     pub streams: Vec<DraftView>,
     /// The joining agent's read cursor in the room.
     pub cursor: Option<i64>,
+}
+
+#[derive(Serialize)]
+pub struct CallAck {
+    pub result: Value,
 }
 
 #[derive(Serialize)]

@@ -122,6 +122,7 @@ pub async fn on_disconnect<A: Adapter>(
     state
         .hub
         .abort_streams_of(&session.sid, None, AbortReason::Disconnected);
+    state.hub.cancel_calls_of(&session.sid);
     let left = state
         .presence
         .disconnect(session.agent_id(), &session.sid, &session.joined_rooms())

@@ -2,10 +2,7 @@
 
 use chrono::Utc;
 use entity::agents;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use uuid::Uuid;
 
 use super::{Page, Store, StoreError, StoreResult, unique_as};
@@ -60,12 +57,8 @@ impl Store {
         after: Option<&str>,
         limit: u64,
     ) -> StoreResult<Page<agents::Model>> {
-        let mut q = agents::Entity::find().order_by_asc(agents::Column::Name);
-        if let Some(after) = after {
-            q = q.filter(agents::Column::Name.gt(after));
-        }
-        let rows = q.limit(limit + 1).all(self.conn()).await?;
-        Ok(Page::from_rows(rows, limit, |a| a.name.clone()))
+        self.find_agents(&super::AgentFilter::default(), after, limit)
+            .await
     }
 
     /// Changes the display name and/or the disabled flag; `None` leaves a field as it is.

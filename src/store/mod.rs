@@ -7,6 +7,7 @@
 
 mod agents;
 mod audit;
+mod cards;
 mod cursors;
 mod messages;
 mod rooms;
@@ -23,6 +24,7 @@ use crate::config::Settings;
 use crate::telemetry::Metrics;
 
 pub use audit::NewAuditEvent;
+pub use cards::{AgentFilter, NewCard};
 pub use messages::{HistoryPage, HistoryQuery, NewMessage, OnCommit, SendOutcome};
 pub use rooms::{NewRoom, Viewer};
 pub use tokens::NewToken;

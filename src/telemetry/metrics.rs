@@ -63,11 +63,17 @@ pub struct Metrics {
     pub streams_open: Gauge,
     /// Streams that ended (`ended`: committed as a message) or were aborted.
     pub streams_total: Family<OutcomeLabels, Counter>,
+    /// Calls between agents by outcome (SPEC §12): `ok`, `error`, `timeout`, `canceled`,
+    /// `unavailable`.
+    pub rpc_calls_total: Family<OutcomeLabels, Counter>,
+    /// From `rpc:call` to its answer.
+    pub rpc_call_duration: Histogram,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabels {
-    /// `ended` or `aborted`.
+    /// `ended` or `aborted` (streams); `ok`, `error`, `timeout`, `canceled`, `unavailable`
+    /// (calls).
     pub outcome: &'static str,
 }
 
@@ -185,6 +191,21 @@ impl Default for Metrics {
             "Streams that ended as a message or were aborted",
             streams_total.clone(),
         );
+        let rpc_calls_total = Family::<OutcomeLabels, Counter>::default();
+        for outcome in ["ok", "error", "timeout", "canceled", "unavailable"] {
+            let _ = rpc_calls_total.get_or_create(&OutcomeLabels { outcome });
+        }
+        registry.register(
+            "rpc_calls",
+            "Calls between agents by outcome",
+            rpc_calls_total.clone(),
+        );
+        let rpc_call_duration = latency_histogram();
+        registry.register(
+            "rpc_call_duration_seconds",
+            "From rpc:call to its answer",
+            rpc_call_duration.clone(),
+        );
         Self {
             registry,
             ws_connections,
@@ -203,6 +224,8 @@ impl Default for Metrics {
             redis_dropped_messages,
             streams_open,
             streams_total,
+            rpc_calls_total,
+            rpc_call_duration,
         }
     }
 }

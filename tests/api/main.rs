@@ -4,6 +4,7 @@ mod support;
 
 mod abuse;
 mod agent_activity;
+mod agent_calls;
 mod agent_cursors;
 mod agent_streams;
 mod agent_threads;

@@ -345,6 +345,21 @@ impl RedisPresence {
     }
 }
 
+impl RedisPresence {
+    /// Whether `sid` is a live socket of the agent on any node (a dead node's sockets are
+    /// gone once the reaper has run, SPEC §8). Unknown while Redis does not answer: true.
+    pub async fn has_socket(&self, agent_id: Uuid, sid: &str) -> bool {
+        let key = self.keys.agent_sockets(agent_id);
+        match self.client.sismember::<bool, _, _>(key, sid).await {
+            Ok(live) => live,
+            Err(e) => {
+                self.failed("has_socket", &e);
+                true
+            }
+        }
+    }
+}
+
 fn leave_change(room: String, agent: &AgentRef) -> RoomChange {
     RoomChange {
         room,

@@ -22,6 +22,8 @@ pub const QUIET: Duration = Duration::from_millis(300);
 pub struct Sio {
     out: mpsc::UnboundedSender<Message>,
     events: Arc<Mutex<Vec<(String, Value)>>>,
+    /// Events the server sent with an ack callback: (name, ack id, data).
+    requests: Arc<Mutex<Vec<(String, u64, Value)>>>,
     arrived: Arc<Notify>,
     acks: Arc<Mutex<HashMap<u64, oneshot::Sender<Value>>>>,
     next_ack: AtomicU64,
@@ -93,11 +95,13 @@ impl Sio {
             let _ = sink.close().await;
         });
         let events = Arc::new(Mutex::new(Vec::new()));
+        let requests: Arc<Mutex<Vec<(String, u64, Value)>>> = Arc::default();
         let arrived = Arc::new(Notify::new());
         let acks: Arc<Mutex<HashMap<u64, oneshot::Sender<Value>>>> = Arc::default();
         let (closed_tx, closed) = watch::channel(false);
         let ending = Arc::new(std::sync::Mutex::new(None));
         {
+            let requests = requests.clone();
             let (events, arrived, acks, out, ending) = (
                 events.clone(),
                 arrived.clone(),
@@ -123,6 +127,21 @@ impl Sio {
                     } else if t.starts_with("41") {
                         how = Ending::Disconnect;
                         break;
+                    } else if let Some(rest) = t.strip_prefix("42")
+                        && rest.starts_with(|c: char| c.is_ascii_digit())
+                    {
+                        // An event with an ack callback: `42<id>[…]`.
+                        let split = rest.find('[').unwrap();
+                        let id: u64 = rest[..split].parse().unwrap();
+                        let mut args: Vec<Value> = serde_json::from_str(&rest[split..]).unwrap();
+                        let data = if args.len() > 1 {
+                            args.remove(1)
+                        } else {
+                            Value::Null
+                        };
+                        let name = args[0].as_str().unwrap().to_owned();
+                        requests.lock().await.push((name, id, data));
+                        arrived.notify_waiters();
                     } else if let Some(rest) = t.strip_prefix("42") {
                         let mut args: Vec<Value> = serde_json::from_str(rest).unwrap();
                         let data = if args.len() > 1 {
@@ -154,6 +173,7 @@ impl Sio {
         Ok(Sio {
             out,
             events,
+            requests,
             arrived,
             acks,
             next_ack: AtomicU64::new(1),
@@ -249,6 +269,35 @@ impl Sio {
             }
             notified.await;
         }
+    }
+
+    /// Waits for the next `name` event the server sent with an ack callback: its data and
+    /// the ack id to [`Sio::answer`] with.
+    pub async fn next_request(&self, name: &str) -> (Value, u64) {
+        let wait = async {
+            loop {
+                let notified = self.arrived.notified();
+                {
+                    let mut requests = self.requests.lock().await;
+                    if let Some(i) = requests.iter().position(|(n, _, _)| n == name) {
+                        let (_, id, data) = requests.remove(i);
+                        return (data, id);
+                    }
+                }
+                if *self.closed.borrow() {
+                    panic!("socket closed while waiting for {name}");
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(WAIT, wait)
+            .await
+            .unwrap_or_else(|_| panic!("no {name} request within {WAIT:?}"))
+    }
+
+    /// Answers the server's event `id` with the ack argument `answer`.
+    pub fn answer(&self, id: u64, answer: Value) {
+        self.send_text(&format!("3{id}{}", Value::Array(vec![answer])));
     }
 
     /// Asserts that no `name` event arrives within `wait`.
