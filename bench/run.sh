@@ -18,7 +18,7 @@ fresh_pg() {
 bench() { taskset -c 1 "$bin/agenthub-bench" --bin "$bin/agenthub" --server-cpu 0 "$@"; }
 
 scenarios=("$@")
-[ ${#scenarios[@]} -eq 0 ] && scenarios=(send send1 fanout idle storm cluster stream)
+[ ${#scenarios[@]} -eq 0 ] && scenarios=(send send1 fanout idle storm cluster stream call)
 for s in "${scenarios[@]}"; do
   case "$s" in
     send) bench --database-url "$(fresh_pg)" send; bench send ;;
@@ -28,6 +28,9 @@ for s in "${scenarios[@]}"; do
     storm) bench storm; bench --database-url "$(fresh_pg)" storm ;;
     cluster) bench --database-url "$(fresh_pg)" cluster ;;
     stream) bench stream; bench --database-url "$(fresh_pg)" stream ;;
-    *) echo "unknown scenario $s (send, send1, fanout, idle, storm, cluster, stream)" >&2; exit 2 ;;
+    call)
+      calls=(--set RATE_LIMIT_WS_EVENTS_PER_SEC=100000 call)
+      bench "${calls[@]}"; bench --database-url "$(fresh_pg)" "${calls[@]}" --cross-node ;;
+    *) echo "unknown scenario $s (send, send1, fanout, idle, storm, cluster, stream, call)" >&2; exit 2 ;;
   esac
 done

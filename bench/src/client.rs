@@ -91,6 +91,12 @@ impl Socket {
         self.out.send(Message::text(frame)).is_ok()
     }
 
+    /// Answers the server's event `ack_id` with one JSON argument.
+    pub fn ack(&self, ack_id: u64, payload: &str) -> bool {
+        let frame = format!("43{ack_id}[{payload}]");
+        self.out.send(Message::text(frame)).is_ok()
+    }
+
     /// Closes the connection (the reader task ends when the server answers).
     pub fn close(&self) {
         let _ = self.out.send(Message::Close(None));

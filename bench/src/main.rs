@@ -17,7 +17,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
-use scenarios::{cluster, fanout, idle, send, storm, stream};
+use scenarios::{call, cluster, fanout, idle, send, storm, stream};
 use server::{Server, ServerSpec};
 
 #[derive(Parser)]
@@ -70,6 +70,24 @@ enum Scenario {
         rate: u32,
         #[arg(long, default_value_t = 10.0)]
         duration: f64,
+    },
+    /// Calls between agents (SPEC §12): calls/s and round trip, same node or across nodes.
+    Call {
+        #[arg(long, default_value_t = 20)]
+        callers: usize,
+        /// Calls each caller keeps outstanding.
+        #[arg(long, default_value_t = 4)]
+        inflight: usize,
+        /// Sockets of the callee agent answering.
+        #[arg(long, default_value_t = 4)]
+        callees: usize,
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+        /// The callee on a second node (needs --database-url; Redis at --redis-url).
+        #[arg(long)]
+        cross_node: bool,
+        #[arg(long, default_value = "redis://127.0.0.1:6379")]
+        redis_url: String,
     },
     /// Streamed messages (SPEC §11): deltas/s and delta delivery latency.
     Stream {
@@ -151,9 +169,12 @@ async fn main() -> anyhow::Result<()> {
         port,
         database_url: args.database_url.clone(),
         redis: match &args.scenario {
-            Scenario::Cluster { redis_url, .. } => {
-                Some((redis_url.clone(), format!("bench{port}")))
-            }
+            Scenario::Cluster { redis_url, .. }
+            | Scenario::Call {
+                redis_url,
+                cross_node: true,
+                ..
+            } => Some((redis_url.clone(), format!("bench{port}"))),
             _ => None,
         },
         cpu: args.server_cpu,
@@ -194,6 +215,24 @@ async fn main() -> anyhow::Result<()> {
                 duration: secs(*duration),
             };
             ("fanout", fanout::run(&server, &rest, &a).await?, server)
+        }
+        Scenario::Call {
+            callers,
+            inflight,
+            callees,
+            duration,
+            cross_node,
+            ..
+        } => {
+            let a = call::CallArgs {
+                callers: *callers,
+                inflight: *inflight,
+                callees: *callees,
+                duration: secs(*duration),
+                cross_node: *cross_node,
+            };
+            let result = call::run(&server, &spec, dir.path(), &rest, &a).await?;
+            ("call", result, server)
         }
         Scenario::Stream {
             streams,

@@ -39,6 +39,23 @@ impl Rest {
         Ok(body)
     }
 
+    /// Publishes the card of agent `name` (admin key) offering `methods`.
+    pub async fn card(&self, name: &str, methods: &[&str]) -> anyhow::Result<()> {
+        let path = format!("/agents/{name}/card");
+        let res = self
+            .http
+            .put(format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+            .json(&json!({"skills": [], "methods": methods}))
+            .send()
+            .await
+            .with_context(|| format!("PUT {path}"))?;
+        if !res.status().is_success() {
+            bail!("PUT {path}: {}", res.status());
+        }
+        Ok(())
+    }
+
     /// Creates `n` agents named `{prefix}-{i}` and returns an API key for each.
     pub async fn agents(&self, prefix: &str, n: usize) -> anyhow::Result<Vec<String>> {
         let mut keys = Vec::with_capacity(n);

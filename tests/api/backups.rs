@@ -13,7 +13,7 @@ use crate::support::app::pg_admin_url;
 use crate::support::processes::{Server, assert_succeeded, text};
 use crate::support::*;
 
-/// The tables RUNBOOK.md's backup section names: the schema's six plus the migration log.
+/// The tables RUNBOOK.md's backup section names: the schema's tables plus the migration log.
 fn runbook_tables() -> impl Iterator<Item = &'static str> {
     SCHEMA_TABLES.into_iter().chain(["seaql_migrations"])
 }

@@ -1,6 +1,7 @@
 //! One file per scenario; each prints what it measured as one JSON object. What several
 //! use: the clock in message bodies, and readers that join a room and tally what arrives.
 
+pub mod call;
 pub mod cluster;
 pub mod fanout;
 pub mod idle;

@@ -297,7 +297,7 @@ pub async fn revoke_first_token(app: &TestApp, agent: &str) {
 }
 
 /// The tables of the schema (SPEC §3).
-pub const SCHEMA_TABLES: [&str; 7] = [
+pub const SCHEMA_TABLES: [&str; 9] = [
     "agents",
     "api_tokens",
     "rooms",
@@ -305,6 +305,8 @@ pub const SCHEMA_TABLES: [&str; 7] = [
     "messages",
     "audit_events",
     "read_cursors",
+    "agent_cards",
+    "agent_card_keys",
 ];
 
 /// Every seq the `tasks` answered, sorted.
