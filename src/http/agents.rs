@@ -78,27 +78,32 @@ async fn list_agents(
     };
     let mut after = list.cursor()?;
     let mut agents = Vec::with_capacity(limit as usize);
-    // `online` lives in presence, not the database: read pages until this one is full.
-    let next = 'pages: loop {
+    // `online` lives in presence, not the database: read pages until this one is full and
+    // one more match shows that another page follows.
+    'pages: loop {
         let page = state
             .hub
             .find_agents(&filter, after.as_deref(), limit)
             .await?;
-        let n = page.items.len();
-        for (i, agent) in page.items.iter().enumerate() {
+        for agent in &page.items {
             let view = with_online(&state, agent).await;
             if params.online.is_none_or(|o| view.online == Some(o)) {
                 agents.push(view);
-            }
-            if agents.len() as u64 == limit {
-                let more = i + 1 < n || page.next.is_some();
-                break 'pages more.then(|| agent.name.clone());
+                if agents.len() as u64 > limit {
+                    break 'pages;
+                }
             }
         }
         match page.next {
             Some(next) => after = Some(next),
-            None => break None,
+            None => break,
         }
+    }
+    let next = if agents.len() as u64 > limit {
+        agents.truncate(limit as usize);
+        agents.last().map(|a| a.name.clone())
+    } else {
+        None
     };
     Ok(Json(AgentList {
         agents,

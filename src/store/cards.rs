@@ -2,7 +2,7 @@
 
 use chrono::Utc;
 use entity::{agent_card_keys, agent_cards, agents};
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
     ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
@@ -32,13 +32,8 @@ impl Store {
     /// Replaces the agent's card (and its index rows) in one transaction.
     pub async fn put_card(&self, agent_id: Uuid, card: NewCard) -> StoreResult<agent_cards::Model> {
         let txn = self.db.begin().await?;
-        agent_card_keys::Entity::delete_many()
-            .filter(agent_card_keys::Column::AgentId.eq(agent_id))
-            .exec(&txn)
-            .await?;
-        agent_cards::Entity::delete_by_id(agent_id)
-            .exec(&txn)
-            .await?;
+        // The upsert first: it locks the card's row (PostgreSQL), so concurrent publishes of
+        // one card run one after another, and the index rows below follow the same order.
         let row = agent_cards::ActiveModel {
             agent_id: Set(agent_id),
             description: Set(card.description),
@@ -47,8 +42,22 @@ impl Store {
             methods: Set(Value::from(card.methods.clone())),
             updated_at: Set(Utc::now()),
         };
+        let on_conflict = OnConflict::column(agent_cards::Column::AgentId)
+            .update_columns([
+                agent_cards::Column::Description,
+                agent_cards::Column::Version,
+                agent_cards::Column::Skills,
+                agent_cards::Column::Methods,
+                agent_cards::Column::UpdatedAt,
+            ])
+            .to_owned();
         let stored = agent_cards::Entity::insert(row)
+            .on_conflict(on_conflict)
             .exec_with_returning(&txn)
+            .await?;
+        agent_card_keys::Entity::delete_many()
+            .filter(agent_card_keys::Column::AgentId.eq(agent_id))
+            .exec(&txn)
             .await?;
         let mut keys: Vec<(&str, String)> =
             card.skill_ids.into_iter().map(|s| ("skill", s)).collect();

@@ -5,6 +5,7 @@ mod support;
 mod abuse;
 mod agent_activity;
 mod agent_calls;
+mod agent_cards;
 mod agent_cursors;
 mod agent_streams;
 mod agent_threads;
