@@ -135,7 +135,12 @@ impl App {
         let prefix = settings.redis_prefix.clone();
         let adapter = RedisAdapterCtr::new_with_driver(
             driver,
-            RedisAdapterConfig::default().with_prefix(prefix.clone()),
+            // Calls between agents (SPEC §12) wait for acks across nodes: room for many
+            // answers at once, and for bursts of requests, before the adapter drops any.
+            RedisAdapterConfig::default()
+                .with_prefix(prefix.clone())
+                .with_ack_response_buffer(4096)
+                .with_stream_buffer(8192),
         );
         let (layer, io) = builder
             .with_adapter::<HubAdapter<socketioxide::adapter::Emitter>>(adapter)

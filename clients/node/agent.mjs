@@ -7,30 +7,42 @@
 // (see followRooms), the pattern that survives hub restarts.
 // With --stream, its message is streamed in chunks (stream:start, several stream:delta,
 // stream:end), as an LLM agent answers, instead of sent whole with message:send (SPEC §11).
+// With --call AGENT METHOD it is a caller instead (SPEC §12): it waits until AGENT is callable
+// (GET /api/v1/agents?method=METHOD&online=true lists it), calls METHOD with params, checks
+// rpc:accepted, rpc:progress and the result (its params echoed back, as `agent.py --serve`
+// answers), and a few refusals; with --cancel it also cancels a second, slow call (params
+// `work_ms`) after its first progress.
 // One line per check; exit code 0 when every check passes, 1 when one fails or the whole run
 // takes longer than 20 s, 2 on a usage error.
 //
 //   node agent.mjs --url http://127.0.0.1:3000 --key ahk_... --peer-key ahk_... \
 //                  [--transport polling|websocket] [--room NAME] [--stream]
+//   node agent.mjs --url http://127.0.0.1:3000 --key ahk_... --call AGENT METHOD [--cancel] \
+//                  [--transport polling|websocket]
 
-import { parseArgs } from "node:util";
+import { isDeepStrictEqual, parseArgs } from "node:util";
 import { io } from "socket.io-client";
 
 const ACK_TIMEOUT_MS = 5_000; // how long one event waits for its ack
 const EVENT_TIMEOUT_MS = 5_000; // how long we wait for an event the server should push
 const QUIET_MS = 300; // how long we listen to make sure something does NOT arrive
 const GLOBAL_TIMEOUT_MS = 20_000;
+const CALL_TIMEOUT_MS = 8_000; // --call: the calls' own deadline (timeout_ms)
+const CALLABLE_WITHIN_MS = 10_000; // --call: how long the callee may take to come online
 
 // ---------------------------------------------------------------------------------------------
 // Command line
 
 const USAGE =
   "usage: node agent.mjs --url URL --key API_KEY --peer-key API_KEY " +
-  "[--transport polling|websocket] [--room NAME] [--stream]";
+  "[--transport polling|websocket] [--room NAME] [--stream]\n" +
+  "       node agent.mjs --url URL --key API_KEY --call AGENT METHOD [--cancel] " +
+  "[--transport polling|websocket]";
 
 let args;
+let positionals;
 try {
-  ({ values: args } = parseArgs({
+  ({ values: args, positionals } = parseArgs({
     options: {
       url: { type: "string" },
       key: { type: "string" },
@@ -38,8 +50,11 @@ try {
       transport: { type: "string", default: "websocket" },
       room: { type: "string" },
       stream: { type: "boolean", default: false },
+      call: { type: "string" },
+      cancel: { type: "boolean", default: false },
       help: { type: "boolean", short: "h" },
     },
+    allowPositionals: true, // only METHOD, after --call AGENT
   }));
 } catch (err) {
   console.error(`${err.message}\n${USAGE}`);
@@ -49,7 +64,9 @@ if (args.help) {
   console.log(USAGE);
   process.exit(0);
 }
-if (!args.url || !args.key || !args["peer-key"] || !["polling", "websocket"].includes(args.transport)) {
+const CALLING = args.call !== undefined;
+if (!args.url || !args.key || !["polling", "websocket"].includes(args.transport) ||
+    (CALLING ? positionals.length !== 1 : positionals.length !== 0 || !args["peer-key"] || args.cancel)) {
   console.error(USAGE);
   process.exit(2);
 }
@@ -150,9 +167,14 @@ async function call(socket, event, payload) {
 
 /** Waits for a pushed event matching `match`; returns its payload. */
 async function waitFor(socket, event, match = () => true, timeoutMs = EVENT_TIMEOUT_MS) {
+  return waitForAfter(socket, 0, event, match, timeoutMs);
+}
+
+/** Waits for a pushed `event` matching `match` that arrived after inbox position `from`. */
+async function waitForAfter(socket, from, event, match = () => true, timeoutMs = EVENT_TIMEOUT_MS) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const hit = socket.inbox.find((e) => e.event === event && match(e.data));
+    const hit = socket.inbox.slice(from).find((e) => e.event === event && match(e.data));
     if (hit) return hit.data;
     if (Date.now() > deadline) return undefined;
     await new Promise((r) => setTimeout(r, 20));
@@ -218,6 +240,122 @@ async function whoAmI(key) {
   }
   if (!res.ok) throw new CheckFailed(`GET /api/v1/me answered ${res.status}: ${await res.text()}`);
   return (await res.json()).name;
+}
+
+/** GET a REST path with our key; the JSON body of a 200. */
+async function getJson(path) {
+  let res;
+  try {
+    res = await fetch(new URL(path, args.url), { headers: { Authorization: `Bearer ${args.key}` } });
+  } catch (err) {
+    throw new CheckFailed(`cannot reach ${args.url}: ${err.cause?.code ?? err.message}`);
+  }
+  if (!res.ok) throw new CheckFailed(`GET ${path} answered ${res.status}: ${await res.text()}`);
+  return res.json();
+}
+
+/** Emits rpc:call and waits for its ack, which comes when the call is over: the client-side
+ *  timeout is longer than the call's own `timeout_ms`, so the hub's `timeout` answer arrives
+ *  first. Resolves with the ack; never rejects (undefined when no ack came). */
+function rpcCall(socket, payload) {
+  return socket
+    .timeout(payload.timeout_ms + ACK_TIMEOUT_MS)
+    .emitWithAck("rpc:call", payload)
+    .catch(() => undefined);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Caller mode (--call AGENT METHOD): calling another agent (SPEC §12)
+
+async function callAgent() {
+  const target = args.call;
+  const [method] = positionals;
+  step = "looking up our name";
+  const me = await whoAmI(args.key);
+  console.log(`info  agent ${me} calls ${target} ${method}, transports ${show(TRANSPORTS)}`);
+
+  step = "connecting";
+  const agent = await connect(me, args.key);
+  check("the caller connected", agent.connected);
+
+  // Discovery: the agents whose card lists the method and that are online now.
+  step = `waiting for ${target} to be callable`;
+  const query = `/api/v1/agents?method=${encodeURIComponent(method)}&online=true`;
+  let listed = [];
+  for (const until = Date.now() + CALLABLE_WITHIN_MS; ; await sleep(200)) {
+    listed = ((await getJson(query)).agents ?? []).map((a) => a.name);
+    if (listed.includes(target) || Date.now() > until) break;
+  }
+  check(`GET ${query} lists ${target}`, listed.includes(target), `listed ${show(listed)}`);
+  const card = await getJson(`/api/v1/agents/${encodeURIComponent(target)}/card`);
+  check(`${target}'s card lists ${method}`, card.agent?.name === target && card.methods?.includes(method),
+    `card ${show(card)}`);
+
+  // The call. Its id comes first, in rpc:accepted (what a cancel needs), then the callee's
+  // progress, then the ack with the result. not_found is retried for a moment: the callee's
+  // socket may be a moment behind what the list said.
+  step = `calling ${target} ${method}`;
+  const params = { text: "hello from socket.io-client", n: 42 };
+  const payload = { to: target, method, params, timeout_ms: CALL_TIMEOUT_MS };
+  let from;
+  let ack;
+  for (const until = Date.now() + 5_000; ; await sleep(200)) {
+    from = agent.inbox.length;
+    ack = await rpcCall(agent, payload);
+    if (ack?.ok !== false || ack.error?.code !== "not_found" || Date.now() > until) break;
+  }
+  const accepted = agent.inbox.slice(from).filter((e) => e.event === "rpc:accepted").map((e) => e.data);
+  const id = accepted[0]?.id;
+  check("rpc:accepted names the call (id, to, method) before its answer",
+    accepted.length === 1 && typeof id === "string" && id.startsWith("rpc_") && accepted[0].to === target &&
+      accepted[0].method === method,
+    `received ${show(accepted)} then the ack ${show(ack)}`);
+  const progress = agent.inbox.slice(from).filter((e) => e.event === "rpc:progress" && e.data?.id === id);
+  check("rpc:progress from the callee came with the call's id before the answer", progress.length >= 1,
+    `received ${show(agent.inbox.slice(from))}`);
+  check(`the call answers with ${target}'s result (our params echoed back)`,
+    ack?.ok === true && isDeepStrictEqual(ack.result?.echo, params), // the keys' order may differ
+    `got ${show(ack)}`);
+  console.log(`info  result from ${target}: ${show(ack.result)}`);
+
+  step = "refused calls";
+  ack = await call(agent, "rpc:cancel", { id });
+  check("rpc:cancel of a call that is over is answered not_found",
+    ack?.ok === false && ack.error?.code === "not_found", `got ${show(ack)}`);
+  ack = await rpcCall(agent, { to: target, method: "no-such-method", timeout_ms: 1_000 });
+  check(`a method ${target}'s card does not list is answered not_found`,
+    ack?.ok === false && ack.error?.code === "not_found", `got ${show(ack)}`);
+  ack = await call(agent, "rpc:call", { to: target, method, timeout_ms: 99 });
+  check("a timeout_ms below 100 is answered bad_request",
+    ack?.ok === false && ack.error?.code === "bad_request", `got ${show(ack)}`);
+
+  if (args.cancel) {
+    // A slow call (the callee works `work_ms`), canceled once it reported progress: the call
+    // answers conflict (`canceled`) at once and the callee is sent rpc:cancel.
+    step = "canceling a call";
+    const work = { to: target, method, params: { text: "take your time", work_ms: 6_000 }, timeout_ms: CALL_TIMEOUT_MS };
+    const started = Date.now();
+    from = agent.inbox.length;
+    const pending = rpcCall(agent, work);
+    const slow = await waitForAfter(agent, from, "rpc:accepted");
+    check("a second, slow call is accepted with an id of its own", typeof slow?.id === "string" && slow.id !== id,
+      `received ${show(agent.inbox.slice(from))}`);
+    const working = await waitForAfter(agent, from, "rpc:progress", (p) => p?.id === slow.id);
+    check("its rpc:progress comes while the callee works", working !== undefined,
+      `received ${show(agent.inbox.slice(from))}`);
+    ack = await call(agent, "rpc:cancel", { id: slow.id });
+    check("rpc:cancel of the call in flight answers ok", ack?.ok === true, `got ${show(ack)}`);
+    ack = await pending;
+    check("the canceled call answers conflict (canceled) at once, before the work was done",
+      ack?.ok === false && ack.error?.code === "conflict" && ack.error.message === "canceled" &&
+        Date.now() - started < work.params.work_ms,
+      `got ${show(ack)} after ${Date.now() - started} ms`);
+  }
+
+  step = "disconnecting";
+  agent.disconnect();
+  check("the caller disconnected", !agent.connected);
+  console.log("PASS  all checks passed");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -371,7 +509,7 @@ async function main() {
   console.log("PASS  all checks passed");
 }
 
-main().then(
+(CALLING ? callAgent() : main()).then(
   () => finish(0),
   (err) => finish(1, err instanceof CheckFailed ? `FAIL  ${err.message}` : `FAIL  ${step}: ${err?.stack ?? err}`),
 );

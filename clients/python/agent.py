@@ -9,17 +9,28 @@ Reconnection is left to the library; on every connect it rejoins its rooms with 
 and prints the finished message once, from its message:new. With --stream the agent streams
 its message in chunks (stream:start, several stream:delta, stream:end) instead of sending it
 whole, and checks that the peer read it that way.
+With --serve METHOD it is a callee instead (SPEC §12): it publishes its card, listing METHOD,
+over REST with its own key, connects, and answers each rpc:request for METHOD with its params
+echoed back, sending one rpc:progress first and stopping a call it is told to cancel
+(rpc:cancel); it exits after --calls N calls (default 1; 0: until SIGINT or SIGTERM). A call
+whose params hold "work_ms" takes that long (until its deadline at most), so it can be canceled.
 One line per check; exit code 0 when every check passes, 1 when one fails or the whole run
-takes longer than 20 s, 2 on a usage error, 3 when the packages are not installed.
+takes longer than 20 s (with --serve: when it has not served N calls within 20 s, or a signal
+stops it first; --calls 0 has no time limit and exits 0 on the signal), 2 on a usage error, 3
+when the packages are not installed.
 
     python agent.py --url http://127.0.0.1:3000 --key ahk_... --peer-key ahk_... \\
                     [--transport polling|websocket] [--room NAME] [--stream]
+    python agent.py --url http://127.0.0.1:3000 --key ahk_... --serve METHOD [--calls N] \\
+                    [--transport polling|websocket]
 """
 
 import argparse
 import asyncio
+import datetime
 import json
 import random
+import signal
 import sys
 import time
 
@@ -292,6 +303,180 @@ async def stream_message(agent, peer, room, me, body, client_id):
 
 
 # ---------------------------------------------------------------------------------------------
+# Callee mode (--serve): answering calls from other agents (SPEC §12)
+
+
+async def publish_card(url, key, name, card):
+    """PUT /api/v1/agents/{name}/card with the agent's own key: the card is replaced whole."""
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.put(
+                f"{url.rstrip('/')}/api/v1/agents/{name}/card",
+                json=card,
+                headers={"Authorization": f"Bearer {key}"},
+            ) as res:
+                if res.status != 200:
+                    raise CheckFailed(f"PUT /api/v1/agents/{name}/card answered {res.status}: {await res.text()}")
+                return await res.json()
+    except aiohttp.ClientConnectionError as exc:
+        raise CheckFailed(f"cannot reach {url}: {exc}") from None
+
+
+class Callee:
+    """Answers rpc:request for one method on one socket: one rpc:progress, then the result (the
+    handler's return value is the ack the hub forwards to the caller). Requests are handled
+    concurrently (python-socketio runs each event in a task of its own), so an rpc:cancel can
+    reach a call while it works."""
+
+    def __init__(self, agent, method, wanted):
+        self.agent, self.method, self.wanted = agent, method, wanted
+        self.received = 0  # requests so far: numbers them in the output
+        self.served = 0  # answered or canceled
+        self.cancels = {}  # call id -> asyncio.Event set by rpc:cancel, while the call works
+        self.reasons = {}  # call id -> the reason of its rpc:cancel
+        self.done = asyncio.Event()  # set after `wanted` calls, or when a check failed
+        self.failure = None
+        agent.sio.on("rpc:request", self.on_request)
+        agent.sio.on("rpc:cancel", self.on_cancel)
+
+    async def on_request(self, request):
+        call_id = field(request, "id")
+        self.cancels[call_id] = asyncio.Event()  # before any await: a cancel may follow at once
+        try:
+            return await self.answer(request, call_id)
+        except CheckFailed as exc:
+            self.failure = exc
+            self.done.set()
+            return {"ok": False, "error": {"code": "internal", "message": "the callee failed a check"}}
+        finally:
+            self.cancels.pop(call_id, None)
+
+    async def on_cancel(self, data):
+        """rpc:cancel {"id","reason"}: the caller canceled (`canceled`, also when its socket went
+        away) or the deadline passed (`timeout`). Whatever we answer now is dropped."""
+        canceled = self.cancels.get(field(data, "id"))
+        if canceled is None:
+            print(f"info  rpc:cancel for a call not in progress: {show(data)}", flush=True)
+            return
+        self.reasons[field(data, "id")] = field(data, "reason")
+        canceled.set()
+
+    def count(self):
+        global step
+        self.served += 1
+        step = f"serving {self.method} ({self.served} of {self.wanted or 'any number of'} calls served)"
+        if self.wanted and self.served >= self.wanted:
+            self.done.set()
+
+    async def answer(self, request, call_id):
+        self.received += 1
+        n = self.received
+        caller = field(request, "from", "name")
+        try:
+            deadline = datetime.datetime.fromisoformat(field(request, "deadline"))
+        except (TypeError, ValueError):
+            deadline = None
+        now = datetime.datetime.now(datetime.timezone.utc)
+        check(
+            f"rpc:request {n} from {caller} names the call, the method and a deadline ahead",
+            isinstance(call_id, str)
+            and isinstance(caller, str)
+            and isinstance(field(request, "method"), str)
+            and deadline is not None
+            and deadline > now,
+            f"got {show(request)}",
+        )
+        if field(request, "method") != self.method:  # the hub only sends what the card lists
+            self.count()
+            return {"ok": False, "error": {"code": "not_found", "message": "no such method here"}}
+
+        ack = await self.agent.call("rpc:progress", {"id": call_id, "data": {"stage": "started"}})
+        check(f"rpc:progress for call {n} is acked", field(ack, "ok") is True, f"got {show(ack)}")
+
+        # The work: `work_ms` of the params, never past the deadline; rpc:cancel stops it.
+        params = field(request, "params")
+        work = field(params, "work_ms") if isinstance(field(params, "work_ms"), (int, float)) else 0
+        work = max(0.0, min(work / 1000, (deadline - now).total_seconds()))
+        try:
+            await asyncio.wait_for(self.cancels[call_id].wait(), timeout=work)
+        except asyncio.TimeoutError:
+            pass
+        if self.cancels[call_id].is_set():
+            check(f"call {n} stopped on rpc:cancel (reason {self.reasons.get(call_id)})", True)
+            self.count()
+            return {"ok": False, "error": {"code": "conflict", "message": "canceled"}}  # dropped
+
+        result = {"echo": params, "method": self.method, "by": self.agent.label}
+        print(f"info  answered call {n} ({call_id}) from {caller} with {show(result)}", flush=True)
+        self.count()
+        return {"ok": True, "result": result}
+
+
+async def serve(args, agents):
+    global step
+    transports = ["polling", "websocket"] if args.transport == "polling" else ["websocket"]
+    method = args.serve
+
+    step = "looking up the agent's name"
+    me = await who_am_i(args.url, args.key)
+    how_many = f"{args.calls} call(s)" if args.calls else "until SIGINT or SIGTERM"
+    print(f"info  agent {me} serves {method} ({how_many}), transports {show(transports)}")
+
+    step = "publishing the card"
+    card = await publish_card(
+        args.url,
+        args.key,
+        me,
+        {
+            "description": "An example callee: answers its method with the params it was given.",
+            "version": "1.0",
+            "skills": [{"id": "echo", "name": "Echo", "tags": ["example"]}],
+            "methods": [method],
+        },
+    )
+    check(
+        f"PUT /api/v1/agents/{me}/card publishes a card listing {method}",
+        field(card, "agent", "name") == me and field(card, "methods") == [method],
+        f"got {show(card)}",
+    )
+
+    step = "connecting"
+    agent = Agent(me, args.url, args.key, transports)
+    agents.append(agent)
+    callee = Callee(agent, method, args.calls)  # handlers registered before the connection
+    await agent.connect()
+    check("the callee connected", agent.sio.connected)
+
+    step = f"serving {method} (0 of {args.calls or 'any number of'} calls served)"
+    print(f"info  waiting for calls to {method}", flush=True)
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopped.set)
+    waits = [asyncio.create_task(callee.done.wait()), asyncio.create_task(stopped.wait())]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in waits:
+            task.cancel()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    if callee.failure:
+        raise callee.failure
+    if not callee.done.is_set():
+        print(f"info  stopped by a signal after serving {callee.served} call(s)", flush=True)
+        if args.calls:
+            raise CheckFailed(f"stopped before serving {args.calls} call(s): served {callee.served}")
+    await asyncio.sleep(QUIET)  # the last answer is sent once its handler has returned
+
+    step = "disconnecting"
+    await agent.disconnect()
+    check("the callee disconnected", not agent.sio.connected)
+    print(f"info  served {callee.served} call(s) to {method}")
+    print("PASS  all checks passed", flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
 # The walk-through
 
 
@@ -535,17 +720,30 @@ async def main():
     parser = argparse.ArgumentParser(description="An AgentHub agent that checks the hub (SPEC §5).")
     parser.add_argument("--url", required=True, help="the hub, e.g. http://127.0.0.1:3000")
     parser.add_argument("--key", required=True, help="your agent's API key (ahk_...)")
-    parser.add_argument("--peer-key", required=True, help="a second agent's API key")
+    parser.add_argument("--peer-key", help="a second agent's API key (needed unless --serve)")
     parser.add_argument("--transport", choices=["polling", "websocket"], default="websocket")
     parser.add_argument("--room", help="room to use (default: a fresh one)")
     parser.add_argument(
         "--stream", action="store_true", help="stream the message in chunks instead of sending it whole"
     )
+    parser.add_argument(
+        "--serve", metavar="METHOD", help="be a callee: publish a card listing METHOD and answer calls to it"
+    )
+    parser.add_argument(
+        "--calls", type=int, default=1, metavar="N", help="with --serve: exit after N calls (0: until a signal)"
+    )
     args = parser.parse_args()  # exits 2 on a usage error
+    if args.serve is None and args.peer_key is None:
+        parser.error("the following arguments are required: --peer-key (or --serve METHOD)")
+    if args.calls < 0:
+        parser.error("--calls must be 0 or more")
 
     agents = []
     try:
-        await asyncio.wait_for(walk(args, agents), GLOBAL_TIMEOUT)
+        if args.serve is not None:
+            await asyncio.wait_for(serve(args, agents), GLOBAL_TIMEOUT if args.calls else None)
+        else:
+            await asyncio.wait_for(walk(args, agents), GLOBAL_TIMEOUT)
         return 0
     except CheckFailed as exc:
         print(f"FAIL  {exc}", file=sys.stderr, flush=True)

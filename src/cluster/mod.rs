@@ -99,6 +99,14 @@ impl Presence {
         }
     }
 
+    /// The agent's connected sockets on every node.
+    pub async fn sockets_of(&self, agent_id: Uuid) -> Vec<String> {
+        match self {
+            Self::Local(p) => p.sockets_of(agent_id).await,
+            Self::Redis(p) => p.sockets_of(agent_id).await,
+        }
+    }
+
     /// Whether `sid` is still a connected socket of the agent, on any node.
     pub async fn has_socket(&self, agent_id: Uuid, sid: &str) -> bool {
         match self {

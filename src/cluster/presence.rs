@@ -224,6 +224,14 @@ impl LocalPresence {
         self.lock().agents.contains_key(&agent_id)
     }
 
+    pub async fn sockets_of(&self, agent_id: Uuid) -> Vec<String> {
+        self.lock()
+            .agents
+            .get(&agent_id)
+            .map(|a| a.sockets.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
     pub async fn has_socket(&self, agent_id: Uuid, sid: &str) -> bool {
         self.lock()
             .agents

@@ -31,6 +31,9 @@ use tokio::sync::{broadcast, mpsc};
 
 use crate::telemetry::Metrics;
 
+/// Pub/sub messages fred may hold for the driver before the slowest reader loses some.
+const PUBSUB_CAPACITY: usize = 8192;
+
 /// Longest a Redis command may take before it fails (an outage must not hang requests).
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -49,7 +52,13 @@ fn builder(url: &str) -> Result<Builder, fred::error::Error> {
     builder
         // Retry forever, every 500 ms: Redis coming back must be picked up by itself.
         .set_policy(ReconnectPolicy::new_constant(0, 500))
-        .with_performance_config(|p| p.default_command_timeout = COMMAND_TIMEOUT)
+        .with_performance_config(|p| {
+            p.default_command_timeout = COMMAND_TIMEOUT;
+            // fred hands pub/sub messages to the driver through a broadcast channel of 32 by
+            // default: a burst of cross-node calls (SPEC §12: a request and its answers per
+            // call) overran it and lost messages (`redis_dropped_messages_total`).
+            p.broadcast_channel_capacity = PUBSUB_CAPACITY;
+        })
         .with_connection_config(|c| {
             c.connection_timeout = Duration::from_secs(2);
             c.internal_command_timeout = Duration::from_secs(2);

@@ -80,6 +80,7 @@ impl Hub {
             }),
         )
         .await;
+        self.callees.clear();
         if !was_disabled && updated.disabled_at.is_some() {
             self.kick(KickTarget::Agent(updated.id), "agent disabled")
                 .await;

@@ -77,6 +77,41 @@ impl Outcome {
     }
 }
 
+/// How long a callee found for (name, method) is reused without a lookup. Only finds are
+/// remembered, and this node forgets them when a card is published or an agent changed here;
+/// another node's change reaches this one within this long.
+pub const CALLEE_REUSED_FOR: Duration = Duration::from_secs(1);
+
+/// Callees recently found, by (name, method).
+#[derive(Default)]
+pub struct Callees {
+    found: Mutex<HashMap<(String, String), (AgentRef, Instant)>>,
+}
+
+impl Callees {
+    fn get(&self, name: &str, method: &str) -> Option<AgentRef> {
+        let found = self.found.lock().unwrap_or_else(|e| e.into_inner());
+        let (agent, at) = found.get(&(name.to_owned(), method.to_owned()))?;
+        (at.elapsed() < CALLEE_REUSED_FOR).then(|| agent.clone())
+    }
+
+    fn put(&self, name: &str, method: &str, agent: AgentRef) {
+        let mut found = self.found.lock().unwrap_or_else(|e| e.into_inner());
+        if found.len() >= 10_000 {
+            found.retain(|_, (_, at)| at.elapsed() < CALLEE_REUSED_FOR);
+        }
+        found.insert(
+            (name.to_owned(), method.to_owned()),
+            (agent, Instant::now()),
+        );
+    }
+
+    /// Forgets every find (a card or an agent changed).
+    pub fn clear(&self) {
+        self.found.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
 struct Pending {
     caller_sid: String,
     callee_sid: String,
@@ -184,10 +219,20 @@ impl Hub {
                 "method must match ^[a-z][a-z0-9_.:-]{0,63}$",
             ));
         }
-        let callee = self.agent_named(&input.to).await?.clone();
-        if callee.disabled_at.is_some() || !self.offers_method(callee.id, &input.method).await? {
-            return Err(Error::not_found("agent with that method"));
-        }
+        let callee = match self.callees.get(&input.to, &input.method) {
+            Some(callee) => callee,
+            None => {
+                let agent = self.agent_named(&input.to).await?;
+                if agent.disabled_at.is_some()
+                    || !self.offers_method(agent.id, &input.method).await?
+                {
+                    return Err(Error::not_found("agent with that method"));
+                }
+                let callee = AgentRef::from_model(&agent);
+                self.callees.put(&input.to, &input.method, callee.clone());
+                callee
+            }
+        };
         let timeout = Duration::from_millis(timeout_ms);
         let deadline = Utc::now() + chrono::Duration::milliseconds(timeout_ms as i64);
         let id = format!("rpc_{}.{socket}", uuid::Uuid::new_v4().simple());
@@ -200,7 +245,7 @@ impl Hub {
                 deadline: timestamp(deadline),
             },
             id,
-            callee: AgentRef::from_model(&callee),
+            callee,
             method: input.method,
             timeout,
             started: Instant::now(),

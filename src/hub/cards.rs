@@ -157,6 +157,7 @@ impl Hub {
                 },
             )
             .await?;
+        self.callees.clear();
         Ok(view(crate::model::timestamp(stored.updated_at)))
     }
 

@@ -59,6 +59,8 @@ pub struct Hub {
     cursor_updates: Arc<cursors::CursorUpdates>,
     /// Calls in flight from this node's sockets (SPEC §12).
     calls: Arc<calls::Calls>,
+    /// Callees found for recent calls.
+    callees: Arc<calls::Callees>,
 }
 
 /// What to broadcast, in order.
@@ -155,6 +157,7 @@ impl Hub {
             activity: Arc::default(),
             cursor_updates: Arc::default(),
             calls: Arc::default(),
+            callees: Arc::default(),
         }
     }
 

@@ -4,9 +4,9 @@
 //! A call does not hold up its socket's other events: the worker checks and starts it in
 //! order, and the call answers its ack from a task of its own when the callee answers, the
 //! deadline passes, the caller cancels, or the callee's socket is gone. The callee's socket
-//! is found through the adapter (one of the agent's sockets on this node if it has any, else
-//! one on another node, chosen at random) and the request goes to that socket's own room, so
-//! the same code reaches either.
+//! is one of the agent's sockets on this node if it has any, else one of its sockets on other
+//! nodes (from presence), chosen at random; the request goes to that socket's own room through
+//! the adapter, so the same code reaches either.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -72,7 +72,7 @@ async fn run<A: Adapter>(
     let input: CallInput = parse(payload)?;
     let caller = session.caller();
     let call = state.hub.prepare_call(&caller, &session.sid, input).await?;
-    let Some(callee) = pick_socket(socket, session, call.callee.id).await else {
+    let Some(callee) = pick_socket(socket, session, state, call.callee.id).await else {
         return Err(Error::not_found("an online socket of that agent"));
     };
     let canceled = state.hub.start_call(&call.id, &session.sid, &callee)?;
@@ -97,6 +97,7 @@ async fn run<A: Adapter>(
 async fn pick_socket<A: Adapter>(
     socket: &SocketRef<A>,
     session: &Session,
+    state: &AppState,
     callee: uuid::Uuid,
 ) -> Option<String> {
     let pick = |ids: Vec<String>| -> Option<String> {
@@ -107,12 +108,9 @@ async fn pick_socket<A: Adapter>(
     if let Some(id) = pick(local.iter().map(|s| s.id.to_string()).collect()) {
         return Some(id);
     }
-    let everywhere = socket
-        .within(agent_key(callee))
-        .fetch_sockets()
-        .await
-        .ok()?;
-    pick(everywhere.iter().map(|s| s.data().id.to_string()).collect())
+    // Presence knows every node's sockets in one lookup (a dead node's until it is reaped;
+    // a call sent there fails `unavailable` when the reaper takes them out).
+    pick(state.presence.sockets_of(callee).await)
 }
 
 /// Sends `rpc:request` to the callee's socket and waits for what ends the call.

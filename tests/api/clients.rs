@@ -2,14 +2,17 @@
 //! (`clients/node/agent.mjs`) and python-socketio's asyncio client (`clients/python/agent.py`) —
 //! run as OS processes against an in-process server, over HTTP long-polling with upgrade and
 //! over WebSocket only. Each program checks SPEC §5 itself and exits 0 only when every check
-//! passed; its output is printed when it did not.
+//! passed; its output is printed when it did not. The two also call each other (SPEC §12):
+//! one runs as a callee while the other calls it.
 //!
 //! Their dependencies are installed by `bash .ci/run` (`npm ci` into `clients/node/node_modules`,
 //! a virtualenv at `clients/python/.venv`). Missing ones fail the test, never skip it.
 
+use std::fmt::Display;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::support::{Backend, TestApp, spawn_app};
@@ -86,8 +89,32 @@ struct Run {
     timed_out: bool,
 }
 
-/// Runs `cmd` to completion (killing it after `PROCESS_TIMEOUT`), capturing both streams.
-fn run_to_end(mut cmd: Command) -> Run {
+impl Run {
+    /// How `what` ended, with everything it printed.
+    fn report(&self, what: impl Display) -> String {
+        format!(
+            "{what} exited with {:?}{}\n--- stdout\n{}--- stderr\n{}---",
+            self.code,
+            if self.timed_out {
+                " (killed after the time limit)"
+            } else {
+                ""
+            },
+            self.stdout,
+            self.stderr
+        )
+    }
+}
+
+/// A program started by [`start`] and still running, its output being captured.
+struct Running {
+    child: Child,
+    stdout: JoinHandle<String>,
+    stderr: JoinHandle<String>,
+}
+
+/// Starts `cmd` with both streams captured, without waiting for it.
+fn start(mut cmd: Command) -> Running {
     let program = format!("{cmd:?}");
     let mut child = cmd
         .stdin(Stdio::null())
@@ -102,27 +129,43 @@ fn run_to_end(mut cmd: Command) -> Run {
             text
         })
     };
-    let out = drain(Box::new(child.stdout.take().unwrap()));
-    let err = drain(Box::new(child.stderr.take().unwrap()));
-    let deadline = Instant::now() + PROCESS_TIMEOUT;
-    let mut timed_out = false;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("waiting for the client") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            timed_out = true;
-            let _ = child.kill();
-            break child.wait().expect("waiting for the killed client");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    Run {
-        code: status.code(),
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
-        timed_out,
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    Running {
+        child,
+        stdout,
+        stderr,
     }
+}
+
+impl Running {
+    /// Waits for the program to end, killing it `PROCESS_TIMEOUT` after this call.
+    fn wait(mut self) -> Run {
+        let deadline = Instant::now() + PROCESS_TIMEOUT;
+        let mut timed_out = false;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("waiting for the client") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                timed_out = true;
+                let _ = self.child.kill();
+                break self.child.wait().expect("waiting for the killed client");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        Run {
+            code: status.code(),
+            stdout: self.stdout.join().unwrap_or_default(),
+            stderr: self.stderr.join().unwrap_or_default(),
+            timed_out,
+        }
+    }
+}
+
+/// Runs `cmd` to completion (killing it after `PROCESS_TIMEOUT`), capturing both streams.
+fn run_to_end(cmd: Command) -> Run {
+    start(cmd).wait()
 }
 
 /// Creates two fresh agents and runs `program` with them over `transport`; panics with the
@@ -150,17 +193,7 @@ async fn run_client_with(
         .await
         .expect("the client runner");
 
-    let report = format!(
-        "{program:?} client over {transport:?} exited with {:?}{}\n--- stdout\n{}--- stderr\n{}---",
-        run.code,
-        if run.timed_out {
-            " (killed after the time limit)"
-        } else {
-            ""
-        },
-        run.stdout,
-        run.stderr
-    );
+    let report = run.report(format!("{program:?} client over {transport:?}"));
     assert_eq!(run.code, Some(0), "{report}");
     assert!(run.stdout.contains("PASS  all checks passed"), "{report}");
     if let Transport::Polling = transport {
@@ -256,6 +289,70 @@ async fn python_client_reads_a_stream_and_prints_its_message_once() {
         out.contains("ok    the peer read it as the stream's message, once, replacing the draft"),
         "{out}"
     );
+}
+
+/// SPEC §12 with the stock clients: python-socketio publishes its card and answers calls
+/// (`--serve`) while socket.io-client finds it, calls it, gets its result and cancels a second
+/// call (`--call … --cancel`), both against one server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_client_calls_the_python_client_and_gets_its_result() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let callee_key = app.create_agent("py-callee", "agent").await;
+    let caller_key = app.create_agent("js-caller", "agent").await;
+    let mut callee = program_command(Program::Python);
+    callee
+        .args(["--url", &app.base, "--key", &callee_key])
+        .args(["--serve", "echo", "--calls", "2"])
+        .args(["--transport", Transport::WebsocketOnly.flag()]);
+    let mut caller = program_command(Program::Node);
+    caller
+        .args(["--url", &app.base, "--key", &caller_key])
+        .args(["--call", "py-callee", "echo", "--cancel"])
+        .args(["--transport", Transport::Polling.flag()]);
+    // The callee runs while the caller does: the caller waits until it is callable. (Should
+    // the caller not start, the callee still ends by itself, after its own 20 s.)
+    let callee = start(callee);
+    let (caller, callee) = tokio::task::spawn_blocking(move || (run_to_end(caller), callee.wait()))
+        .await
+        .expect("the client runner");
+
+    let report = format!(
+        "{}\n{}",
+        caller.report("Node caller (--call)"),
+        callee.report("Python callee (--serve)")
+    );
+    assert_eq!(caller.code, Some(0), "{report}");
+    assert_eq!(callee.code, Some(0), "{report}");
+    for line in [
+        "ok    GET /api/v1/agents?method=echo&online=true lists py-callee",
+        "ok    py-callee's card lists echo",
+        "ok    rpc:accepted names the call (id, to, method) before its answer",
+        "ok    rpc:progress from the callee came with the call's id before the answer",
+        "ok    the call answers with py-callee's result (our params echoed back)",
+        "ok    the canceled call answers conflict (canceled) at once, before the work was done",
+        "PASS  all checks passed",
+    ] {
+        assert!(caller.stdout.contains(line), "{line:?}\n{report}");
+    }
+    // `by` is set by the callee: the result is the one the Python program answered.
+    let result = caller
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("info  result from py-callee: "))
+        .unwrap_or_else(|| panic!("the caller printed the result\n{report}"));
+    assert!(result.contains(r#""by":"py-callee""#), "{result}\n{report}");
+    for line in [
+        "ok    PUT /api/v1/agents/py-callee/card publishes a card listing echo",
+        "ok    rpc:request 1 from js-caller names the call, the method and a deadline ahead",
+        "ok    rpc:progress for call 1 is acked",
+        "info  answered call 1 (rpc_",
+        "ok    call 2 stopped on rpc:cancel (reason canceled)",
+        "info  served 2 call(s) to echo",
+        "PASS  all checks passed",
+    ] {
+        assert!(callee.stdout.contains(line), "{line:?}\n{report}");
+    }
+    println!("{report}");
 }
 
 /// Both programs, one transport each, against PostgreSQL.

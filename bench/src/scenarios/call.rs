@@ -58,6 +58,10 @@ async fn callee(addr: std::net::SocketAddr, key: &str) -> anyhow::Result<Socket>
 struct Tally {
     ok: u64,
     refused: u64,
+    /// Refusals by error code.
+    codes: std::collections::BTreeMap<String, u64>,
+    /// Calls whose ack never came (the caller gave up after 10 s of silence).
+    lost: u64,
     latencies: Latencies,
 }
 
@@ -103,6 +107,8 @@ pub async fn run(
     let tally = Arc::new(Mutex::new(Tally {
         ok: 0,
         refused: 0,
+        codes: Default::default(),
+        lost: 0,
         latencies: Latencies::default(),
     }));
     let before = (first.usage(), second.as_ref().map(Server::usage));
@@ -114,10 +120,14 @@ pub async fn run(
         let tally = tally.clone();
         let (inflight, addr) = (args.inflight, first.addr);
         tasks.push(tokio::spawn(async move {
-            let (tx, mut acks) = mpsc::unbounded_channel::<(u64, bool)>();
+            let (tx, mut acks) = mpsc::unbounded_channel::<(u64, Option<String>)>();
             let socket = Socket::connect(addr, &key, move |frame| {
                 if let Some(id) = ack_id(frame) {
-                    let _ = tx.send((id, frame.contains(r#""ok":true"#)));
+                    let refused = (!frame.contains(r#""ok":true"#)).then(|| {
+                        let code = frame.split(r#""code":""#).nth(1).unwrap_or("?");
+                        code.split('"').next().unwrap_or("?").to_owned()
+                    });
+                    let _ = tx.send((id, refused));
                 }
             })
             .await?;
@@ -134,22 +144,27 @@ pub async fn run(
             }
             let mut open = inflight;
             while open > 0 {
-                let Ok(Some((id, ok))) =
+                let Ok(Some((id, refused))) =
                     tokio::time::timeout(Duration::from_secs(10), acks.recv()).await
                 else {
+                    tally.lock().unwrap().lost += open as u64;
                     break;
                 };
                 open -= 1;
                 let sent = sent_at.lock().unwrap().remove(&id);
                 {
                     let mut t = tally.lock().unwrap();
-                    if ok {
-                        t.ok += 1;
-                        if let Some(sent) = sent {
-                            t.latencies.push(now_micros().saturating_sub(sent));
+                    match refused {
+                        None => {
+                            t.ok += 1;
+                            if let Some(sent) = sent {
+                                t.latencies.push(now_micros().saturating_sub(sent));
+                            }
                         }
-                    } else {
-                        t.refused += 1;
+                        Some(code) => {
+                            t.refused += 1;
+                            *t.codes.entry(code).or_default() += 1;
+                        }
                     }
                 }
                 if Instant::now() < until {
@@ -178,6 +193,8 @@ pub async fn run(
         Tally {
             ok: 0,
             refused: 0,
+            codes: Default::default(),
+            lost: 0,
             latencies: Latencies::default(),
         },
     );
@@ -192,6 +209,8 @@ pub async fn run(
         "seconds": elapsed.as_secs_f64(),
         "acked": t.ok,
         "refused": t.refused,
+        "refused_by_code": t.codes,
+        "missing": t.lost,
         "calls_per_s": (t.ok as f64 / elapsed.as_secs_f64()).round(),
         "latency": t.latencies.summary(),
         "first_node_cpu_s": cpu(after.0, before.0),

@@ -348,6 +348,18 @@ impl RedisPresence {
 impl RedisPresence {
     /// Whether `sid` is a live socket of the agent on any node (a dead node's sockets are
     /// gone once the reaper has run, SPEC §8). Unknown while Redis does not answer: true.
+    /// The agent's socket ids on every node (empty when Redis does not answer).
+    pub async fn sockets_of(&self, agent_id: Uuid) -> Vec<String> {
+        let key = self.keys.agent_sockets(agent_id);
+        match self.client.smembers::<Vec<String>, _>(key).await {
+            Ok(sids) => sids,
+            Err(e) => {
+                self.failed("sockets_of", &e);
+                Vec::new()
+            }
+        }
+    }
+
     pub async fn has_socket(&self, agent_id: Uuid, sid: &str) -> bool {
         let key = self.keys.agent_sockets(agent_id);
         match self.client.sismember::<bool, _, _>(key, sid).await {
