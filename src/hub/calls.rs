@@ -180,7 +180,17 @@ pub fn answer_of(ack: Value, max_bytes: usize) -> Result<Value> {
                 .chars()
                 .take(1024)
                 .collect();
-            Err(Error::new(code, message))
+            let mut e = Error::new(code, message);
+            if code == ErrorCode::RateLimited {
+                // `rate_limited` always says when to retry (SPEC §5): the callee's, or 1 s.
+                e.retry_after_ms = Some(
+                    error
+                        .get("retry_after_ms")
+                        .and_then(Value::as_u64)
+                        .unwrap_or(1000),
+                );
+            }
+            Err(e)
         }
         _ => Err(malformed()),
     }

@@ -49,26 +49,22 @@ struct Progress<'a> {
     data: &'a Value,
 }
 
-/// Starts a call from this socket; its ack is sent when the call is over.
-pub fn call<A: Adapter>(
-    socket: SocketRef<A>,
-    session: Arc<Session>,
-    state: AppState,
-    payload: Option<Value>,
-    reply: Reply<A>,
-) {
-    tokio::spawn(async move {
-        let result = run(&socket, &session, &state, payload).await;
-        reply.send(&socket, &session, &state.transports, result);
-    });
+/// A call started: sent to the callee, waiting for what ends it.
+pub struct Started {
+    call: Call,
+    callee: String,
+    canceled: tokio::sync::oneshot::Receiver<()>,
 }
 
-async fn run<A: Adapter>(
+/// Checks a call and sends it to one socket of the callee, in the socket's event order, so
+/// its `rpc:accepted` comes before those of the socket's later calls: a caller tells its
+/// calls apart by that order.
+pub async fn start<A: Adapter>(
     socket: &SocketRef<A>,
     session: &Session,
     state: &AppState,
     payload: Option<Value>,
-) -> Result<CallAck> {
+) -> Result<Started> {
     let input: CallInput = parse(payload)?;
     let caller = session.caller();
     let call = state.hub.prepare_call(&caller, &session.sid, input).await?;
@@ -82,14 +78,39 @@ async fn run<A: Adapter>(
         method: &call.method,
     };
     let _ = socket.emit(server::RPC_ACCEPTED, &accepted);
-    let (outcome, result) = await_answer(socket, state, &call, &callee, canceled).await;
-    match outcome {
-        Outcome::Timeout => tell_callee(socket, &callee, &call.id, "timeout").await,
-        Outcome::Canceled => tell_callee(socket, &callee, &call.id, "canceled").await,
-        _ => {}
-    }
-    state.hub.finish_call(&call, outcome);
-    result.map(|result| CallAck { result })
+    Ok(Started {
+        call,
+        callee,
+        canceled,
+    })
+}
+
+/// Waits for the call's end in a task of its own, and answers the caller's ack then.
+pub fn answer_later<A: Adapter>(
+    socket: SocketRef<A>,
+    session: Arc<Session>,
+    state: AppState,
+    started: Started,
+    reply: Reply<A>,
+    span: tracing::Span,
+) {
+    let task = async move {
+        let Started {
+            call,
+            callee,
+            canceled,
+        } = started;
+        let (outcome, result) = await_answer(&socket, &state, &call, &callee, canceled).await;
+        match outcome {
+            Outcome::Timeout => tell_callee(&socket, &callee, &call.id, "timeout").await,
+            Outcome::Canceled => tell_callee(&socket, &callee, &call.id, "canceled").await,
+            _ => {}
+        }
+        state.hub.finish_call(&call, outcome);
+        let result = result.map(|result| CallAck { result });
+        reply.send(&socket, &session, &state.transports, result);
+    };
+    tokio::spawn(tracing::Instrument::instrument(task, span));
 }
 
 /// One socket of the callee: on this node if it has one there, else anywhere; never the
@@ -206,8 +227,21 @@ pub async fn progress<A: Adapter>(ctx: &EventCtx<'_, A>, req: ProgressRequest) -
         )));
     }
     let caller = caller_socket_of(&req.id).ok_or_else(|| Error::not_found("call"))?;
-    if ctx.state.hub.is_callee_of(&req.id, &ctx.session.sid) == Some(false) {
-        return Err(Error::not_found("call"));
+    match ctx.state.hub.is_callee_of(&req.id, &ctx.session.sid) {
+        Some(true) => {}
+        Some(false) => return Err(Error::not_found("call")),
+        // Not in flight here: over, if its caller is on this node; else the id is the
+        // capability and the caller's node is elsewhere.
+        None if !ctx
+            .socket
+            .within(caller.to_owned())
+            .local()
+            .sockets()
+            .is_empty() =>
+        {
+            return Err(Error::not_found("call"));
+        }
+        None => {}
     }
     let body = Progress {
         id: &req.id,

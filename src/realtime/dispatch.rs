@@ -357,13 +357,18 @@ pub async fn worker<A: Adapter>(socket: SocketRef<A>, ctx: SocketCtx<A>, state: 
         if event == client::RPC_CALL {
             // Checked and sent in order; answered whenever the callee answers, without
             // holding up the socket's next events (its own rpc:cancel among them).
-            calls::call(
-                socket.clone(),
-                session.clone(),
-                state.clone(),
-                payload,
-                reply,
-            );
+            let started = calls::start(&socket, &session, &state, payload).instrument(span.clone());
+            match Box::pin(started).await {
+                Ok(call) => calls::answer_later(
+                    socket.clone(),
+                    session.clone(),
+                    state.clone(),
+                    call,
+                    reply,
+                    span,
+                ),
+                Err(e) => ectx.answer::<Done>(reply, Err(e)),
+            }
             continue;
         }
         // Boxed: the idle worker of every socket would otherwise carry the state of the

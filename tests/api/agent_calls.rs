@@ -149,6 +149,68 @@ async fn progress_from_the_callee_reaches_the_caller_only(app: TestApp) {
     );
     assert_eq!(ack["result"], "done");
     a.assert_no_event("rpc:progress", QUIET).await;
+    // The call is over: its progress is refused, not delivered late.
+    let accepted = a.next_event("rpc:accepted").await;
+    let late = b
+        .emit("rpc:progress", json!({"id": accepted["id"], "data": 1}))
+        .await;
+    assert_error(&late, "not_found");
+    a.assert_no_event("rpc:progress", QUIET).await;
+}
+
+/// SPEC §12 gives a call no id of the caller's: the caller tells its calls apart by the
+/// order of their `rpc:accepted`, which follows the order it sent them in.
+async fn rpc_accepted_follows_the_order_of_the_callers_calls(app: TestApp) {
+    let (a, b, _, _) = pair(&app).await;
+    let call = |n: i64| json!({"to": "bob", "method": "search", "params": {"n": n}});
+    let (one, two, three, ()) = tokio::join!(
+        a.try_emit("rpc:call", call(1), Duration::from_secs(5)),
+        a.try_emit("rpc:call", call(2), Duration::from_secs(5)),
+        a.try_emit("rpc:call", call(3), Duration::from_secs(5)),
+        async {
+            let mut by_id = std::collections::HashMap::new();
+            for _ in 0..3 {
+                let (request, id) = b.next_request("rpc:request").await;
+                by_id.insert(
+                    request["id"].as_str().unwrap().to_owned(),
+                    request["params"]["n"].clone(),
+                );
+                b.answer(id, json!({"ok": true, "result": request["params"]["n"]}));
+            }
+            for n in 1..=3 {
+                let accepted = a.next_event("rpc:accepted").await;
+                assert_eq!(
+                    by_id[accepted["id"].as_str().unwrap()],
+                    n,
+                    "accepted in call order"
+                );
+            }
+        }
+    );
+    for (ack, n) in [(one, 1), (two, 2), (three, 3)] {
+        assert_eq!(ack.expect("an answer")["result"], n);
+    }
+}
+
+async fn a_callees_rate_limited_refusal_says_when_to_retry(app: TestApp) {
+    let (a, b, _, _) = pair(&app).await;
+    for (error, retry) in [
+        (
+            json!({"code": "rate_limited", "message": "busy", "retry_after_ms": 250}),
+            250,
+        ),
+        (json!({"code": "rate_limited", "message": "busy"}), 1000),
+    ] {
+        let (ack, ()) = tokio::join!(
+            a.emit("rpc:call", json!({"to": "bob", "method": "search"})),
+            async {
+                let (_, id) = b.next_request("rpc:request").await;
+                b.answer(id, json!({"ok": false, "error": error}));
+            }
+        );
+        assert_error(&ack, "rate_limited");
+        assert_eq!(ack["error"]["retry_after_ms"], retry, "{ack}");
+    }
 }
 
 async fn the_caller_cancels_and_the_callee_is_told(app: TestApp) {
@@ -362,6 +424,8 @@ crate::on_both_backends!(
     a_call_reaches_the_callee_and_its_answer_comes_back,
     the_callees_refusal_reaches_the_caller_as_it_was_given,
     progress_from_the_callee_reaches_the_caller_only,
+    rpc_accepted_follows_the_order_of_the_callers_calls,
+    a_callees_rate_limited_refusal_says_when_to_retry,
     the_caller_cancels_and_the_callee_is_told,
     a_call_without_an_answer_before_its_deadline_times_out,
     a_callee_that_disconnects_mid_call_fails_it_as_unavailable,
