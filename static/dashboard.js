@@ -1,11 +1,15 @@
 // AgentHub dashboard: a plain client of the REST API (/api/v1) and of Socket.IO (SPEC §5, §6),
-// with the agent features of SPEC §11 it can show: streamed drafts, activity, threads.
+// with the agent features of SPEC §11 it can show: streamed drafts, activity, threads, unread
+// counts. Three views (#/rooms, #/agents, #/audit): rooms and their messages; agents and their
+// API tokens (admins: every agent; others: their own); the audit trail (admins).
 //
 // Security notes:
 // - Every string that comes from the hub (names, topics, bodies, notes) is rendered with
 //   textContent, never parsed as HTML: bodies are stored verbatim and may contain markup.
 // - The API key lives in memory (and in sessionStorage only if the operator asks); it is sent
-//   only in the Authorization header of the token exchange, never in a URL.
+//   only in the Authorization header of the token exchange and, for a non-admin minting its own
+//   token (SPEC §6 refuses a JWT there), of that request; never in a URL.
+// - A new token's key is shown once, as text, and kept nowhere but that element.
 // - The page runs under `Content-Security-Policy: default-src 'self'`: no inline code or style.
 'use strict';
 
@@ -32,7 +36,22 @@
     earlyDeltas: new Map(), // stream id -> [delta] that came before the stream's draft
     activity: new Map(), // agent id -> {line, timer}
     agentsReload: null,
+    view: 'rooms', // the view shown: rooms | agents | audit
+    rooms: [], // the room list as last loaded
+    agents: [], // the agent list as last loaded
+    agentsById: new Map(), // agent id -> agent (audit rows name their agent)
+    unread: new Map(), // room name -> unread count (GET /me/unread)
+    readSeq: new Map(), // room name -> the highest seq this page marked read
+    readTimer: null,
+    detail: null, // the agent whose detail is open
+    tokens: [], // its tokens
+    audit: null, // the audit view's filter and paging: freshAudit()
   };
+
+  function freshAudit() {
+    return { cursors: [null], page: 0, next: null, events: [], filter: { type: '', agent: '' }, loading: false };
+  }
+  state.audit = freshAudit();
 
   const $ = (id) => document.getElementById(id);
 
@@ -64,9 +83,12 @@
     }
   }
 
-  /** A REST call with the current JWT; answers the parsed JSON body (null for 204). */
+  /**
+   * A REST call with the current JWT (or `options.credential`, the API key where a JWT is
+   * refused); answers the parsed JSON body (null for 204).
+   */
   async function api(path, options = {}) {
-    const headers = { Authorization: `Bearer ${state.jwt}` };
+    const headers = { Authorization: `Bearer ${options.credential || state.jwt}` };
     if (options.body !== undefined) headers['Content-Type'] = 'application/json';
     const res = await fetch(API + path, {
       method: options.method || 'GET',
@@ -99,6 +121,57 @@
   }
 
   const roomPath = (name) => `/rooms/${encodeURIComponent(name)}`;
+  const agentPath = (name) => `/agents/${encodeURIComponent(name)}`;
+  const isAdmin = () => Boolean(state.me && state.me.role === 'admin');
+
+  /** The claims of a JWT (not verified: only to tell which token this page signed in with). */
+  function jwtClaims(jwt) {
+    try {
+      const part = jwt.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+      return JSON.parse(atob(part));
+    } catch (_) {
+      return {};
+    }
+  }
+
+  /** A `<time>` showing an RFC 3339 timestamp in local time, or `none` when there is none. */
+  function timeEl(iso, none) {
+    if (!iso) return el('span', 'muted', none || '—');
+    const time = el('time', null, new Date(iso).toLocaleString());
+    time.dateTime = iso;
+    time.title = iso;
+    return time;
+  }
+
+  /** A status line under a form: `text`, shown as an error when `bad`. */
+  function setStatus(id, text, bad) {
+    const node = $(id);
+    node.textContent = text || '';
+    node.classList.toggle('bad', Boolean(bad));
+  }
+
+  /**
+   * Lists are redrawn as data comes in (polls, presence): a control that had the keyboard
+   * focus gets it back in the new list, found by its `data-focus-key`.
+   */
+  function focusKeyIn(container) {
+    const active = document.activeElement;
+    return active && container.contains(active) ? active.dataset.focusKey : undefined;
+  }
+
+  function refocus(container, key) {
+    if (key === undefined) return;
+    const again = [...container.querySelectorAll('[data-focus-key]')].find((n) => n.dataset.focusKey === key);
+    if (again) again.focus();
+  }
+
+  /** A button with a text label (a listener on click). */
+  function button(text, className, onClick) {
+    const b = el('button', className, text);
+    b.type = 'button';
+    if (onClick) b.addEventListener('click', onClick);
+    return b;
+  }
 
   // ---------------------------------------------------------------------------------------
   // Tokens: exchange the API key for a JWT, and again before it expires.
@@ -180,7 +253,12 @@
     $('logout').hidden = false;
     const me = state.me;
     $('whoami').textContent = `${me.display_name} (${me.name}) · ${me.role}`;
+    $('nav').hidden = false;
+    $('nav-audit').hidden = !isAdmin();
+    $('agents-admin').hidden = !isAdmin();
+    $('new-room').hidden = me.role === 'observer'; // observers create no rooms (SPEC §4)
     connectSocket();
+    showView(viewFromHash(), false);
     await reloadLists();
     state.pollTimer = setInterval(() => reloadLists(), 30000);
   }
@@ -192,15 +270,35 @@
       state.socket.removeAllListeners();
       state.socket.disconnect();
     }
+    clearTimeout(state.readTimer);
     Object.assign(state, {
       key: null, jwt: null, jwtExpiresAt: 0, jwtIssuedAt: 0, me: null,
-      socket: null, socketJwt: null, room: null,
+      socket: null, socketJwt: null, room: null, rooms: [], agents: [], detail: null, tokens: [],
+      readTimer: null, view: 'rooms', audit: freshAudit(),
     });
+    for (const id of ['room-form', 'agent-form', 'token-form', 'audit-form']) $(id).reset();
+    $('audit-page').textContent = 'Page 1';
+    $('audit-older').disabled = true;
+    $('audit-newer').disabled = true;
     state.members.clear();
+    state.agentsById.clear();
+    state.unread.clear();
+    state.readSeq.clear();
     clearRoomState();
     sessionStorage.removeItem(KEY_STORAGE);
+    const dialog = $('confirm');
+    if (dialog.open) dialog.close('cancel');
+    hideNewKey();
     $('rooms').replaceChildren();
     $('agents').replaceChildren();
+    $('agent-rows').replaceChildren();
+    $('token-rows').replaceChildren();
+    $('audit-rows').replaceChildren();
+    $('agent-detail').hidden = true;
+    for (const id of ['room-form-status', 'agent-form-status', 'agent-status', 'token-status', 'audit-status']) {
+      setStatus(id, '');
+    }
+    $('nav').hidden = true;
     $('whoami').textContent = '';
     $('logout').hidden = true;
     $('app').hidden = true;
@@ -217,40 +315,77 @@
 
   async function reloadLists() {
     try {
-      const [rooms, agents] = await Promise.all([
+      const [rooms, agents, unread] = await Promise.all([
         listAll('/rooms', 'rooms'),
         listAll('/agents', 'agents'),
+        api('/me/unread').catch(() => null), // unread counts are a nicety: never fatal
       ]);
-      renderRooms(rooms);
-      renderAgents(agents);
+      if (unread) setUnread(unread.rooms);
+      state.rooms = rooms;
+      renderRooms();
+      setAgents(agents);
     } catch (err) {
       if (err.status === 401) await refreshToken();
       else showError(`Could not load rooms and agents: ${err.message}`);
     }
   }
 
-  function renderRooms(rooms) {
-    const list = $('rooms');
-    list.replaceChildren();
-    if (rooms.length === 0) list.append(el('li', 'muted', 'No rooms yet.'));
-    for (const room of rooms) {
-      const li = el('li');
-      const button = el('button', 'room-link', room.name);
-      button.type = 'button';
-      if (state.room && state.room.name === room.name) button.classList.add('current');
-      if (room.topic) button.title = room.topic;
-      button.addEventListener('click', () => selectRoom(room));
-      li.append(button);
-      if (room.private) li.append(el('span', 'muted', 'private'));
-      if (room.archived) li.append(el('span', 'muted', 'archived'));
-      list.append(li);
+  function setUnread(rows) {
+    state.unread.clear();
+    for (const row of rows) {
+      // What this page has just marked read counts as read until the hub has caught up.
+      const read = state.readSeq.get(row.room) || 0;
+      state.unread.set(row.room, Math.max(0, Math.min(row.unread, row.last_seq - read)));
     }
   }
 
-  function renderAgents(agents) {
+  function renderRooms() {
+    const list = $('rooms');
+    const focused = focusKeyIn(list);
+    list.replaceChildren();
+    if (state.rooms.length === 0) list.append(el('li', 'muted', 'No rooms yet.'));
+    for (const room of state.rooms) {
+      const li = el('li');
+      const link = button(room.name, 'room-link', () => selectRoom(room));
+      link.dataset.focusKey = room.name;
+      if (state.room && state.room.name === room.name) {
+        link.classList.add('current');
+        link.setAttribute('aria-current', 'true');
+      }
+      if (room.topic) link.title = room.topic;
+      li.append(link);
+      if (room.private) li.append(el('span', 'muted', 'private'));
+      if (room.archived) li.append(el('span', 'muted', 'archived'));
+      const unread = state.unread.get(room.name) || 0;
+      if (unread > 0) {
+        const badge = el('span', 'badge', `${unread} unread`);
+        badge.id = `unread-${room.name}`;
+        link.setAttribute('aria-describedby', badge.id);
+        li.append(badge);
+      }
+      list.append(li);
+    }
+    refocus(list, focused);
+  }
+
+  function setAgents(agents) {
+    state.agents = agents;
+    state.agentsById = new Map(agents.map((a) => [a.id, a]));
+    renderAgents();
+    renderAgentTable();
+    if (state.view === 'audit') renderAudit(state.audit.events); // agents' names for their ids
+    const names = $('audit-agent-names');
+    names.replaceChildren(...agents.map((a) => {
+      const option = el('option');
+      option.value = a.name;
+      return option;
+    }));
+  }
+
+  function renderAgents() {
     const list = $('agents');
     list.replaceChildren();
-    for (const agent of agents) {
+    for (const agent of state.agents) {
       const li = el('li');
       li.append(el('span', agent.online ? 'dot online' : 'dot'));
       li.append(el('span', null, agent.display_name));
@@ -266,8 +401,55 @@
     state.agentsReload = setTimeout(async () => {
       state.agentsReload = null;
       try {
-        renderAgents(await listAll('/agents', 'agents'));
+        setAgents(await listAll('/agents', 'agents'));
       } catch (_) { /* the 30 s poll tries again */ }
+    }, 1000);
+  }
+
+  /** `POST /rooms` from the form; the new room is opened. */
+  async function createRoom() {
+    const name = $('room-new-name').value.trim();
+    const topic = $('room-new-topic').value.trim();
+    const body = { name, private: $('room-new-private').checked };
+    if (topic) body.topic = topic;
+    if (!name) return;
+    setStatus('room-form-status', 'Creating…');
+    let room;
+    try {
+      room = await api('/rooms', { method: 'POST', body });
+    } catch (err) {
+      setStatus('room-form-status', `Not created: ${err.message}`, true);
+      return;
+    }
+    // The hub makes a room's creator its first member, so a private room is readable at once.
+    const note = `Created ${room.private ? 'private ' : ''}room ${room.name}.`;
+    setStatus('room-form-status', note);
+    $('room-form').reset();
+    await reloadLists();
+    const listed = state.rooms.find((r) => r.name === room.name);
+    if (listed) selectRoom(listed);
+  }
+
+  /**
+   * Marks what the selected room shows as read (`PUT /rooms/{name}/cursor`), at most once a
+   * second, and only while the Rooms view is shown: that is what unread counts count.
+   */
+  function markReadSoon() {
+    if (state.readTimer || !state.room || state.view !== 'rooms') return;
+    state.readTimer = setTimeout(async () => {
+      state.readTimer = null;
+      const room = state.room;
+      if (!room || state.view !== 'rooms' || state.messages.size === 0) return;
+      const seq = Math.max(...state.messages.keys());
+      if (seq <= (state.readSeq.get(room.name) || 0)) return;
+      try {
+        await api(`${roomPath(room.name)}/cursor`, { method: 'PUT', body: { seq } });
+        state.readSeq.set(room.name, seq);
+        if (state.unread.has(room.name)) {
+          state.unread.set(room.name, Math.max(0, (room.last_seq || seq) - seq));
+          renderRooms();
+        }
+      } catch (_) { /* not fatal: the count stays */ }
     }, 1000);
   }
 
@@ -288,8 +470,11 @@
     $('room-flags').textContent = [room.private && 'private', room.archived && 'archived (read-only)']
       .filter(Boolean).join(' · ');
     $('send-note').textContent = '';
-    for (const button of document.querySelectorAll('#rooms .room-link')) {
-      button.classList.toggle('current', button.textContent === room.name);
+    for (const link of document.querySelectorAll('#rooms .room-link')) {
+      const current = link.textContent === room.name;
+      link.classList.toggle('current', current);
+      if (current) link.setAttribute('aria-current', 'true');
+      else link.removeAttribute('aria-current');
     }
     updateSendForm();
     try {
@@ -302,6 +487,7 @@
       $('older').hidden = !history.has_more;
       renderMembers(presence.members);
       scrollToEnd();
+      markReadSoon();
     } catch (err) {
       showError(`Could not load ${room.name}: ${err.message}`);
     }
@@ -637,6 +823,7 @@
         if (input.value === body) input.value = '';
         addMessage(ack.message, true); // the sending socket gets no message:new of its own
         scrollToEnd();
+        markReadSoon();
       }
       input.focus();
     });
@@ -729,6 +916,10 @@
       const atEnd = isAtEnd();
       addMessage(message, true);
       if (atEnd) scrollToEnd();
+      if (state.room && message.room === state.room.name) {
+        state.room.last_seq = Math.max(state.room.last_seq || 0, message.seq);
+        markReadSoon();
+      }
     });
     socket.on('stream:start', (stream) => {
       const atEnd = isAtEnd();
@@ -765,6 +956,447 @@
   }
 
   // ---------------------------------------------------------------------------------------
+  // Views: #/rooms, #/agents, #/audit
+  // ---------------------------------------------------------------------------------------
+
+  const VIEWS = ['rooms', 'agents', 'audit'];
+
+  function viewFromHash() {
+    const name = (location.hash || '').replace(/^#\/?/, '').split('/')[0];
+    return VIEWS.includes(name) ? name : 'rooms';
+  }
+
+  /** Shows one view; `focus`: move the keyboard focus to its heading (a navigation). */
+  function showView(name, focus) {
+    if (name === 'audit' && !isAdmin()) name = 'rooms';
+    const changed = state.view !== name;
+    // A new key is shown once: leaving the view that shows it forgets it.
+    if (changed && state.view === 'agents') hideNewKey();
+    state.view = name;
+    for (const view of VIEWS) $(`view-${view}`).hidden = view !== name;
+    for (const link of document.querySelectorAll('#nav a')) {
+      if (link.dataset.view === name) link.setAttribute('aria-current', 'page');
+      else link.removeAttribute('aria-current');
+    }
+    const wanted = `#/${name}`;
+    if (location.hash !== wanted && !(name === 'rooms' && !location.hash)) {
+      history.replaceState(null, '', wanted);
+    }
+    if (name === 'rooms') markReadSoon();
+    if (name === 'agents' && (changed || !state.detail)) openAgentsView();
+    if (name === 'audit' && changed) loadAudit();
+    if (focus) $(`${name}-title`).focus();
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Agents and their tokens
+  // ---------------------------------------------------------------------------------------
+
+  /** Admins: the list (and the open detail, refreshed); others: their own agent. */
+  function openAgentsView() {
+    if (isAdmin()) {
+      renderAgentTable();
+      if (state.detail) openAgent(state.detail.name, false);
+    } else if (state.me) {
+      openAgent(state.me.name, false);
+    }
+  }
+
+  function renderAgentTable() {
+    const rows = $('agent-rows');
+    if (!isAdmin()) {
+      rows.replaceChildren();
+      return;
+    }
+    const focused = focusKeyIn(rows);
+    rows.replaceChildren(...state.agents.map((agent) => {
+      const tr = el('tr');
+      if (state.detail && state.detail.name === agent.name) tr.classList.add('current');
+      const name = el('td');
+      const open = button(agent.name, 'link', () => openAgent(agent.name, true));
+      open.dataset.focusKey = agent.name;
+      if (state.detail && state.detail.name === agent.name) open.setAttribute('aria-current', 'true');
+      name.append(open);
+      const online = el('td');
+      online.append(el('span', agent.online ? 'dot online' : 'dot'), el('span', null, agent.online ? 'online' : 'offline'));
+      tr.append(
+        name,
+        el('td', null, agent.display_name),
+        el('td', null, agent.role),
+        online,
+        el('td', agent.disabled ? 'bad' : 'muted', agent.disabled ? 'disabled' : 'no'),
+      );
+      return tr;
+    }));
+    refocus(rows, focused);
+  }
+
+  /** `POST /agents` from the form (admins). */
+  async function createAgent() {
+    const name = $('agent-new-name').value.trim();
+    const display = $('agent-new-display').value.trim();
+    if (!name) return;
+    const body = { name, role: $('agent-new-role').value };
+    if (display) body.display_name = display;
+    setStatus('agent-form-status', 'Creating…');
+    try {
+      const agent = await api('/agents', { method: 'POST', body });
+      setStatus('agent-form-status', `Created agent ${agent.name} (${agent.role}).`);
+      $('agent-form').reset();
+      setAgents(await listAll('/agents', 'agents'));
+    } catch (err) {
+      setStatus('agent-form-status', `Not created: ${err.message}`, true);
+    }
+  }
+
+  /** Opens an agent's detail: its facts, Disable/Enable (admins), its tokens. */
+  async function openAgent(name, focus) {
+    const switching = !state.detail || state.detail.name !== name;
+    if (switching) {
+      hideNewKey();
+      setStatus('agent-status', '');
+      setStatus('token-status', '');
+      $('token-form').reset();
+    }
+    let agent;
+    let tokens;
+    try {
+      [agent, tokens] = await Promise.all([
+        api(agentPath(name)),
+        listAll(`${agentPath(name)}/tokens`, 'tokens'),
+      ]);
+    } catch (err) {
+      showError(`Could not load agent ${name}: ${err.message}`);
+      return;
+    }
+    state.detail = agent;
+    state.tokens = tokens;
+    renderDetail();
+    renderAgentTable();
+    if (focus) $('agent-detail-title').focus();
+  }
+
+  function renderDetail() {
+    const agent = state.detail;
+    const box = $('agent-detail');
+    if (!agent) {
+      box.hidden = true;
+      return;
+    }
+    box.hidden = false;
+    const self = state.me && agent.id === state.me.id;
+    $('agent-detail-title').textContent = self && !isAdmin() ? `Your agent: ${agent.name}` : agent.name;
+    const facts = $('agent-facts');
+    facts.replaceChildren();
+    const fact = (term, value) => {
+      const dd = el('dd');
+      dd.append(value instanceof Node ? value : document.createTextNode(String(value)));
+      facts.append(el('dt', null, term), dd);
+    };
+    fact('Display name', agent.display_name);
+    fact('Role', agent.role);
+    fact('Online', agent.online ? 'online' : 'offline');
+    fact('Disabled', agent.disabled ? 'yes' : 'no');
+    fact('Created', timeEl(agent.created_at));
+    const toggle = $('agent-toggle');
+    toggle.hidden = !isAdmin();
+    toggle.textContent = agent.disabled ? 'Enable' : 'Disable';
+    toggle.classList.toggle('danger', !agent.disabled);
+    renderTokens();
+  }
+
+  function renderTokens() {
+    const rows = $('token-rows');
+    const focused = focusKeyIn(rows);
+    const mine = state.jwt ? jwtClaims(state.jwt).tid : null;
+    if (state.tokens.length === 0) {
+      const tr = el('tr');
+      const td = el('td', 'muted', 'No tokens.');
+      td.colSpan = 7;
+      tr.append(td);
+      rows.replaceChildren(tr);
+      return;
+    }
+    rows.replaceChildren(...state.tokens.map((token) => {
+      const tr = el('tr');
+      tr.dataset.token = token.id;
+      if (token.revoked_at) tr.classList.add('revoked');
+      const name = el('td', null, token.name);
+      name.id = `token-${token.id}`;
+      if (token.id === mine) name.append(' ', el('span', 'badge', 'this session'));
+      const action = el('td');
+      if (!token.revoked_at) {
+        const revoke = button('Revoke', 'danger small-danger', () => revokeToken(token));
+        revoke.setAttribute('aria-describedby', name.id);
+        revoke.dataset.focusKey = token.id;
+        action.append(revoke);
+      }
+      const cell = (node) => {
+        const td = el('td');
+        td.append(node);
+        return td;
+      };
+      tr.append(
+        name,
+        cell(el('code', null, token.prefix)),
+        cell(timeEl(token.created_at)),
+        cell(timeEl(token.last_used_at, 'never')),
+        cell(timeEl(token.expires_at, 'never')),
+        cell(timeEl(token.revoked_at, 'no')),
+        action,
+      );
+      return tr;
+    }));
+    refocus(rows, focused);
+  }
+
+  async function reloadTokens() {
+    const agent = state.detail;
+    if (!agent) return;
+    try {
+      const tokens = await listAll(`${agentPath(agent.name)}/tokens`, 'tokens');
+      if (state.detail !== agent) return;
+      state.tokens = tokens;
+      renderTokens();
+    } catch (err) {
+      setStatus('token-status', `Could not load the tokens: ${err.message}`, true);
+    }
+  }
+
+  /** Disable (after a confirmation: it kicks the agent's sockets) or enable the open agent. */
+  async function toggleAgent() {
+    const agent = state.detail;
+    if (!agent || !isAdmin()) return;
+    const disabled = !agent.disabled;
+    if (disabled) {
+      const self = agent.id === state.me.id;
+      const ok = await confirmAction({
+        title: `Disable ${agent.name}?`,
+        text: `Its sockets are disconnected and its keys refused until it is enabled again.${
+          self ? ' This is your own agent: this page will be signed out.' : ''}`,
+        ok: 'Disable',
+        returnFocus: $('agent-toggle'),
+      });
+      if (!ok) return;
+    }
+    try {
+      const changed = await api(agentPath(agent.name), { method: 'PATCH', body: { disabled } });
+      if (state.detail !== agent) return;
+      state.detail = Object.assign({}, agent, changed);
+      setStatus('agent-status', `${changed.name} is ${changed.disabled ? 'disabled' : 'enabled'}.`);
+      renderDetail();
+      setAgents(await listAll('/agents', 'agents'));
+    } catch (err) {
+      setStatus('agent-status', `Not changed: ${err.message}`, true);
+    }
+  }
+
+  /**
+   * `POST /agents/{name}/tokens`. Admins mint with their JWT; an agent minting its own token
+   * must present the API key it signed in with (SPEC §6 answers a JWT with 403).
+   */
+  async function createToken() {
+    const agent = state.detail;
+    if (!agent) return;
+    const body = {};
+    const name = $('token-new-name').value.trim();
+    const days = $('token-new-days').value.trim();
+    if (name) body.name = name;
+    if (days) body.expires_in_days = Number(days);
+    const options = { method: 'POST', body };
+    if (!isAdmin()) {
+      if (!state.key) {
+        setStatus('token-status', 'Sign in with an API key to create tokens.', true);
+        return;
+      }
+      options.credential = state.key;
+    }
+    hideNewKey();
+    setStatus('token-status', 'Creating…');
+    let created;
+    try {
+      created = await api(`${agentPath(agent.name)}/tokens`, options);
+    } catch (err) {
+      setStatus('token-status', `Not created: ${err.message}`, true);
+      return;
+    }
+    if (state.detail !== agent) return;
+    $('token-form').reset();
+    setStatus('token-status', `Created token ${created.name} (${created.prefix}…).`);
+    $('new-key-value').textContent = created.key;
+    $('copy-status').textContent = '';
+    $('new-key').hidden = false;
+    $('copy-key').focus();
+    await reloadTokens();
+  }
+
+  function hideNewKey() {
+    $('new-key-value').textContent = '';
+    $('copy-status').textContent = '';
+    $('new-key').hidden = true;
+  }
+
+  /** Copies the new key: the Clipboard API, else a selection and the copy command. */
+  async function copyKey() {
+    const node = $('new-key-value');
+    const key = node.textContent;
+    if (!key) return;
+    try {
+      await navigator.clipboard.writeText(key);
+      $('copy-status').textContent = 'Copied.';
+      return;
+    } catch (_) { /* no clipboard permission (or no secure context): select it instead */ }
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    const selection = getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    const copied = document.execCommand && document.execCommand('copy');
+    $('copy-status').textContent = copied ? 'Copied.' : 'Selected: press Ctrl+C (⌘C) to copy.';
+  }
+
+  /** `DELETE /tokens/{id}` after a confirmation; the hub kicks its sockets (SPEC §4). */
+  async function revokeToken(token) {
+    const agent = state.detail;
+    const mine = state.jwt && jwtClaims(state.jwt).tid === token.id;
+    const row = [...$('token-rows').rows].find((tr) => tr.dataset.token === token.id);
+    const revokeButton = row && row.querySelector('button');
+    const ok = await confirmAction({
+      title: `Revoke token ${token.name}?`,
+      text: `The key ${token.prefix}… stops working now and every socket that uses it is disconnected.${
+        mine ? ' This page signed in with it: it will be signed out.' : ''}`,
+      ok: 'Revoke token',
+      returnFocus: revokeButton,
+    });
+    if (!ok) return;
+    try {
+      await api(`/tokens/${encodeURIComponent(token.id)}`, { method: 'DELETE' });
+      setStatus('token-status', `Revoked token ${token.name}.`);
+    } catch (err) {
+      setStatus('token-status', `Not revoked: ${err.message}`, true);
+      return;
+    }
+    if (state.detail === agent) await reloadTokens();
+    $('token-new-name').focus();
+  }
+
+  /**
+   * A page-level confirmation (a modal `<dialog>`): resolves true when the operator confirms.
+   * Focus starts on Cancel; Escape cancels; focus goes back to `returnFocus` afterwards.
+   */
+  function confirmAction({ title, text, ok, returnFocus }) {
+    const dialog = $('confirm');
+    if (dialog.open) dialog.close('cancel');
+    $('confirm-title').textContent = title;
+    $('confirm-text').textContent = text;
+    $('confirm-ok').textContent = ok;
+    dialog.returnValue = '';
+    return new Promise((resolve) => {
+      dialog.addEventListener('close', () => {
+        resolve(dialog.returnValue === 'ok');
+        if (returnFocus && returnFocus.isConnected) returnFocus.focus();
+      }, { once: true });
+      dialog.showModal();
+      $('confirm-cancel').focus();
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Audit (admins): newest first, filtered by type and agent, a page at a time
+  // ---------------------------------------------------------------------------------------
+
+  const AUDIT_PAGE = 50;
+
+  /** Loads page `state.audit.page` of the current filter (its cursor is known). */
+  async function loadAudit() {
+    const audit = state.audit;
+    if (!isAdmin()) return;
+    const params = new URLSearchParams();
+    if (audit.filter.type) params.set('type', audit.filter.type);
+    if (audit.filter.agent) params.set('agent', audit.filter.agent);
+    params.set('limit', String(AUDIT_PAGE));
+    const cursor = audit.cursors[audit.page];
+    if (cursor) params.set('cursor', cursor);
+    const ticket = {};
+    audit.loading = ticket;
+    setStatus('audit-status', 'Loading…');
+    $('audit-older').disabled = true;
+    $('audit-newer').disabled = true;
+    let body;
+    try {
+      body = await api(`/audit?${params}`);
+    } catch (err) {
+      if (state.audit !== audit || audit.loading !== ticket) return;
+      audit.loading = false;
+      setStatus('audit-status', `Could not load the audit log: ${err.message}`, true);
+      $('audit-newer').disabled = audit.page === 0;
+      return;
+    }
+    if (state.audit !== audit || audit.loading !== ticket) return; // a newer one is under way
+    audit.loading = false;
+    audit.next = body.next_cursor;
+    audit.events = body.events;
+    renderAudit(body.events);
+    $('audit-page').textContent = `Page ${audit.page + 1}`;
+    $('audit-newer').disabled = audit.page === 0;
+    $('audit-older').disabled = !audit.next;
+    const filter = [audit.filter.type, audit.filter.agent && `agent ${audit.filter.agent}`]
+      .filter(Boolean).join(', ');
+    setStatus('audit-status', `${body.events.length} event(s)${filter ? ` (${filter})` : ''}.`);
+  }
+
+  function renderAudit(events) {
+    const rows = $('audit-rows');
+    if (events.length === 0) {
+      const tr = el('tr');
+      const td = el('td', 'muted', 'No events.');
+      td.colSpan = 5;
+      tr.append(td);
+      rows.replaceChildren(tr);
+      return;
+    }
+    rows.replaceChildren(...events.map((event) => {
+      const tr = el('tr');
+      tr.dataset.type = event.type;
+      const time = el('td');
+      time.append(timeEl(event.created_at));
+      const agent = event.agent_id ? state.agentsById.get(event.agent_id) : null;
+      const details = el('td');
+      details.append(el('code', 'details', JSON.stringify(event.details)));
+      tr.append(
+        time,
+        el('td', null, event.type),
+        el('td', agent ? null : 'muted', agent ? agent.name : (event.agent_id || '—')),
+        el('td', null, event.ip || '—'),
+        details,
+      );
+      return tr;
+    }));
+  }
+
+  /** A new filter starts again at the newest page. */
+  function filterAudit() {
+    state.audit.filter = { type: $('audit-type').value, agent: $('audit-agent').value.trim() };
+    state.audit.cursors = [null];
+    state.audit.page = 0;
+    loadAudit();
+  }
+
+  function auditPage(step) {
+    const audit = state.audit;
+    if (step > 0) {
+      if (!audit.next) return;
+      audit.cursors[audit.page + 1] = audit.next;
+      audit.page += 1;
+    } else {
+      if (audit.page === 0) return;
+      audit.page -= 1;
+    }
+    audit.cursors.length = audit.page + 1;
+    loadAudit();
+  }
+
+  // ---------------------------------------------------------------------------------------
   // Wiring
   // ---------------------------------------------------------------------------------------
 
@@ -776,6 +1408,36 @@
     });
     $('logout').addEventListener('click', () => logout());
     $('refresh').addEventListener('click', () => reloadLists());
+    $('room-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      createRoom();
+    });
+    $('agent-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      createAgent();
+    });
+    $('token-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      createToken();
+    });
+    $('agent-toggle').addEventListener('click', () => toggleAgent());
+    $('copy-key').addEventListener('click', () => copyKey());
+    $('hide-key').addEventListener('click', () => {
+      hideNewKey();
+      $('token-new-name').focus();
+    });
+    $('audit-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      filterAudit();
+    });
+    $('audit-type').addEventListener('change', () => filterAudit());
+    $('audit-older').addEventListener('click', () => auditPage(1));
+    $('audit-newer').addEventListener('click', () => auditPage(-1));
+    // Navigation: the links (and Back / Forward) change the hash; the view follows, and the
+    // keyboard focus moves to its heading.
+    window.addEventListener('hashchange', () => {
+      if (state.me) showView(viewFromHash(), true);
+    });
     $('older').addEventListener('click', () => loadOlder());
     $('send-form').addEventListener('submit', (event) => {
       event.preventDefault();

@@ -9,7 +9,10 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::support::{Backend, Sio, TestApp, assert_ok, join, post_to, spawn_app};
+use crate::support::{
+    Backend, Sio, TestApp, assert_ok, expect_json, get_agent, join, me, me_status, post_to, send,
+    spawn_app, token_ids, tokens_of,
+};
 
 const CSP: &str = "default-src 'self'";
 
@@ -362,6 +365,223 @@ impl Browser {
     }
 }
 
+/// The roles of the controls a person operates: each must have an accessible name.
+const CONTROL_ROLES: [&str; 7] = [
+    "button",
+    "link",
+    "textbox",
+    "combobox",
+    "checkbox",
+    "spinbutton",
+    "searchbox",
+];
+
+/// Using the page as a person does: controls found by their role and accessible name (as a
+/// screen reader tells them, from Chromium's accessibility tree; hidden or inert ones are not
+/// found), clicked with the mouse, typed into with the keyboard.
+impl Browser {
+    /// The signed-in dashboard of `app` as the agent of `key`, typed into the sign-in form.
+    async fn signed_in_as(app: &TestApp, key: &str) -> Browser {
+        let mut page = Browser::open(&app.url("/")).await;
+        page.wait_until("the scripts run", "document.body.dataset.ready", |v| {
+            v == "yes"
+        })
+        .await;
+        page.sign_in(key).await;
+        page
+    }
+
+    /// Types `key` into the sign-in form, submits it, and waits for the navigation.
+    async fn sign_in(&mut self, key: &str) {
+        self.fill("API key", key).await;
+        self.click_named("button", "Sign in").await;
+        self.wait_named("link", "Rooms").await;
+    }
+
+    /// The backend node ids of the controls under `root` (the document when None) with this
+    /// role and exactly this accessible name, that a person can reach (not hidden, not inert).
+    async fn find_named(&mut self, root: Option<i64>, role: &str, name: &str) -> Vec<i64> {
+        let mut params = json!({"accessibleName": name, "role": role});
+        match root {
+            Some(id) => params["backendNodeId"] = json!(id),
+            None => {
+                let doc = self
+                    .call("DOM.getDocument", json!({"depth": 0}))
+                    .await
+                    .unwrap();
+                params["nodeId"] = doc["root"]["nodeId"].clone();
+            }
+        }
+        let found = self
+            .call("Accessibility.queryAXTree", params)
+            .await
+            .unwrap();
+        found["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["ignored"] != true)
+            .filter_map(|n| n["backendDOMNodeId"].as_i64())
+            .collect()
+    }
+
+    /// Waits until exactly one control has this role and name, and answers it.
+    async fn wait_named(&mut self, role: &str, name: &str) -> i64 {
+        self.wait_named_in(None, role, name).await
+    }
+
+    async fn wait_named_in(&mut self, root: Option<i64>, role: &str, name: &str) -> i64 {
+        let deadline = tokio::time::Instant::now() + PAGE_WAIT;
+        loop {
+            let found = self.find_named(root, role, name).await;
+            if found.len() == 1 {
+                return found[0];
+            }
+            if tokio::time::Instant::now() > deadline {
+                let error = self.eval(ERROR).await;
+                panic!(
+                    "no single {role} named {name:?} within {PAGE_WAIT:?}: {found:?}; error box: {error:?}"
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Clicks the control with this role and name (with the mouse, at its centre).
+    async fn click_named(&mut self, role: &str, name: &str) {
+        let node = self.wait_named(role, name).await;
+        self.click(node).await;
+    }
+
+    /// A left click at the centre of the node, as a mouse does it.
+    async fn click(&mut self, node: i64) {
+        self.call("DOM.scrollIntoViewIfNeeded", json!({"backendNodeId": node}))
+            .await
+            .unwrap();
+        let quads = self
+            .call("DOM.getContentQuads", json!({"backendNodeId": node}))
+            .await
+            .unwrap();
+        let quad: Vec<f64> = quads["quads"][0]
+            .as_array()
+            .expect("the node is on screen")
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        let x = (quad[0] + quad[2] + quad[4] + quad[6]) / 4.0;
+        let y = (quad[1] + quad[3] + quad[5] + quad[7]) / 4.0;
+        for kind in ["mouseMoved", "mousePressed", "mouseReleased"] {
+            self.call(
+                "Input.dispatchMouseEvent",
+                json!({"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1}),
+            )
+            .await
+            .unwrap();
+        }
+    }
+
+    /// Types `text` into the text field labelled `label` (focused first, like a click into it).
+    async fn fill(&mut self, label: &str, text: &str) {
+        let mut found = self.find_named(None, "textbox", label).await;
+        if found.is_empty() {
+            found = self.find_named(None, "combobox", label).await;
+        }
+        if found.is_empty() {
+            found = self.find_named(None, "spinbutton", label).await;
+        }
+        assert_eq!(
+            found.len(),
+            1,
+            "one text field labelled {label:?}: {found:?}"
+        );
+        self.call("DOM.focus", json!({"backendNodeId": found[0]}))
+            .await
+            .unwrap();
+        self.call("Input.insertText", json!({"text": text}))
+            .await
+            .unwrap();
+    }
+
+    /// Picks the option whose value is `value` in the drop-down labelled `label`.
+    async fn choose(&mut self, label: &str, value: &str) {
+        let node = self.wait_named("combobox", label).await;
+        let object = self
+            .call("DOM.resolveNode", json!({"backendNodeId": node}))
+            .await
+            .unwrap();
+        let chosen = self
+            .call(
+                "Runtime.callFunctionOn",
+                json!({
+                    "objectId": object["object"]["objectId"],
+                    "functionDeclaration": "function (v) { this.focus(); \
+                        if (![...this.options].some((o) => o.value === v)) return null; \
+                        this.value = v; \
+                        this.dispatchEvent(new Event('input', {bubbles: true})); \
+                        this.dispatchEvent(new Event('change', {bubbles: true})); \
+                        return this.value; }",
+                    "arguments": [{"value": value}],
+                    "returnByValue": true,
+                }),
+            )
+            .await
+            .unwrap();
+        assert_eq!(chosen["result"]["value"], value, "{label} has {value}");
+    }
+
+    /// One key press (`Enter`, `Escape` or `Tab`) to whatever has the focus.
+    async fn press(&mut self, key: &str) {
+        let (code, text) = match key {
+            "Enter" => (13, "\r"),
+            "Escape" => (27, ""),
+            "Tab" => (9, ""),
+            other => panic!("no key {other}"),
+        };
+        let down = if text.is_empty() {
+            json!({"type": "rawKeyDown", "key": key, "code": key, "windowsVirtualKeyCode": code})
+        } else {
+            json!({"type": "keyDown", "key": key, "code": key, "windowsVirtualKeyCode": code, "text": text})
+        };
+        self.call("Input.dispatchKeyEvent", down).await.unwrap();
+        let up = json!({"type": "keyUp", "key": key, "code": key, "windowsVirtualKeyCode": code});
+        self.call("Input.dispatchKeyEvent", up).await.unwrap();
+    }
+
+    /// The backend node id of the element a JavaScript expression answers, if any.
+    async fn node_of(&mut self, expression: &str) -> Option<i64> {
+        let result = self
+            .call("Runtime.evaluate", json!({"expression": expression}))
+            .await
+            .unwrap();
+        let object = result["result"]["objectId"].as_str()?.to_owned();
+        let node = self
+            .call("DOM.describeNode", json!({"objectId": object}))
+            .await
+            .unwrap();
+        node["node"]["backendNodeId"].as_i64()
+    }
+
+    /// The controls a person can reach now that have no accessible name (role, DOM id).
+    async fn unnamed_controls(&mut self) -> Vec<String> {
+        let tree = self
+            .call("Accessibility.getFullAXTree", json!({}))
+            .await
+            .unwrap();
+        let mut unnamed = Vec::new();
+        for node in tree["nodes"].as_array().unwrap() {
+            let role = node["role"]["value"].as_str().unwrap_or("");
+            let name = node["name"]["value"].as_str().unwrap_or("");
+            if node["ignored"] != true && CONTROL_ROLES.contains(&role) && name.trim().is_empty() {
+                unnamed.push(format!("{role} (node {})", node["backendDOMNodeId"]));
+            }
+        }
+        unnamed
+    }
+}
+
+/// The error box's text ("" when hidden).
+const ERROR: &str = "(() => { const e = document.getElementById('error'); return e.hidden ? '' : e.textContent; })()";
+
 impl Drop for Browser {
     fn drop(&mut self) {
         if matches!(self.child.try_wait(), Ok(None)) {
@@ -661,5 +881,601 @@ async fn the_dashboard_nests_replies_once_their_root_loads() {
 
     page.close().await;
     writer.close().await;
+    app.stop().await;
+}
+
+/// The open agent's tokens: `{id, cells: [name, prefix, created, last used, expires, revoked,
+/// action], revoke: has a Revoke button}`.
+const TOKENS: &str = r#"[...document.querySelectorAll('#token-rows tr[data-token]')].map((tr) => ({
+    id: tr.dataset.token,
+    cells: [...tr.cells].map((c) => c.innerText.trim()),
+    revoke: Boolean(tr.querySelector('button')),
+}))"#;
+
+/// The audit rows shown: `{type, cells: [time, type, agent, ip, details]}`.
+const AUDIT: &str = r#"[...document.querySelectorAll('#audit-rows tr[data-type]')].map((tr) => ({
+    type: tr.dataset.type,
+    cells: [...tr.cells].map((c) => c.textContent),
+}))"#;
+
+/// The key shown once after `Create token`, as a person sees it: null while none is shown.
+const NEW_KEY: &str = r#"(() => {
+    const box = document.getElementById('new-key');
+    if (box.hidden) return null;
+    return { key: document.getElementById('new-key-value').textContent, text: box.innerText };
+})()"#;
+
+/// Which view is shown, and the nav link marked current.
+const VIEW: &str = r#"(() => ({
+    shown: [...document.querySelectorAll('#app > [data-view]')].filter((v) => !v.hidden).map((v) => v.dataset.view),
+    current: [...document.querySelectorAll('#nav a[aria-current=page]')].map((a) => a.textContent),
+}))()"#;
+
+/// The confirmation dialog: open or not, and where the keyboard focus is.
+const CONFIRM: &str = r#"(() => {
+    const d = document.getElementById('confirm');
+    return { open: d.open, text: d.innerText, focus: document.activeElement && document.activeElement.textContent };
+})()"#;
+
+fn shows(view: &str) -> impl Fn(&Value) -> bool + '_ {
+    move |v| v["shown"] == json!([view]) && v["current"] == json!([view_name(view)])
+}
+
+fn view_name(view: &str) -> &'static str {
+    match view {
+        "rooms" => "Rooms",
+        "agents" => "Agents",
+        "audit" => "Audit",
+        other => panic!("no view {other}"),
+    }
+}
+
+/// The Revoke button in the row of token `id`.
+async fn revoke_button(page: &mut Browser, id: &str) -> i64 {
+    let row = page
+        .node_of(&format!(
+            "document.querySelector('#token-rows tr[data-token={}]')",
+            json!(id)
+        ))
+        .await
+        .expect("the token's row");
+    page.wait_named_in(Some(row), "button", "Revoke").await
+}
+
+/// An admin on the dashboard: creates a room and an agent with the forms, mints the agent a
+/// token whose key shows once as text, and that key really works on a socket, whose message
+/// (markup) shows as text in the room, live; revoking the token behind a page-level
+/// confirmation kicks that socket; the audit view, filtered by type, lists the revocation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_lets_an_admin_mint_use_and_revoke_an_agents_key() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let admin = me(&app, &app.admin_key).await;
+    let mut page = Browser::signed_in_as(&app, &app.admin_key).await;
+    page.wait_until("the Rooms view", VIEW, shows("rooms"))
+        .await;
+    assert!(
+        page.find_named(None, "link", "Audit").await.len() == 1,
+        "admins see Audit"
+    );
+
+    // Rooms: a public room from the form, opened once created.
+    page.fill("Room name", "ops").await;
+    page.fill("Topic", "operations").await;
+    page.click_named("button", "Create room").await;
+    page.wait_until(
+        "the new room is open",
+        "document.getElementById('room-name').textContent",
+        |v| v == "ops",
+    )
+    .await;
+    page.wait_named("button", "ops").await;
+    let room = expect_json(
+        app.get("/api/v1/rooms/ops", &app.admin_key).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(room["private"], false, "{room}");
+    assert_eq!(room["topic"], "operations", "{room}");
+
+    // Agents: create one with the form (submitted with Enter, from the keyboard).
+    page.click_named("link", "Agents").await;
+    page.wait_until("the Agents view", VIEW, shows("agents"))
+        .await;
+    page.fill("Name", "scout").await;
+    page.choose("Role", "agent").await;
+    page.fill("Display name", "Scout <b>1</b>").await;
+    page.press("Enter").await;
+    page.wait_named("button", "scout").await;
+    let scout = get_agent(&app, "scout").await;
+    assert_eq!(scout["display_name"], "Scout <b>1</b>", "{scout}");
+    assert_eq!(scout["role"], "agent", "{scout}");
+    let row = page
+        .eval("[...document.querySelectorAll('#agent-rows tr')].find((tr) => tr.cells[0].textContent === 'scout').innerText")
+        .await
+        .unwrap();
+    let row = row.as_str().unwrap();
+    for shown in ["Scout <b>1</b>", "agent", "offline", "no"] {
+        assert!(row.contains(shown), "{shown} in {row:?}");
+    }
+
+    // Its detail, then a token: the key shows once, as text, with a copy button and a warning.
+    page.click_named("button", "scout").await;
+    page.wait_until(
+        "scout's detail",
+        "document.getElementById('agent-detail-title').textContent",
+        |v| v == "scout",
+    )
+    .await;
+    page.wait_until("no tokens yet", TOKENS, |t| t == &json!([]))
+        .await;
+    page.fill("Token name", "field-kit").await;
+    page.click_named("button", "Create token").await;
+    let shown = page
+        .wait_until("the new key", NEW_KEY, |v| !v.is_null())
+        .await;
+    let key = shown["key"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("ahk_") && key.len() == 47, "{key}");
+    assert!(
+        shown["text"]
+            .as_str()
+            .unwrap()
+            .contains("it will not be shown again"),
+        "{shown}"
+    );
+    page.click_named("button", "Copy key").await;
+    page.wait_until(
+        "the copy button answers",
+        "document.getElementById('copy-status').textContent",
+        |v| v.as_str().is_some_and(|t| !t.is_empty()),
+    )
+    .await;
+    let tokens = page
+        .wait_until("the token is listed", TOKENS, |t| {
+            t.as_array().is_some_and(|a| a.len() == 1)
+        })
+        .await;
+    let token = &tokens[0];
+    assert_eq!(token["cells"][0], "field-kit", "{token}");
+    assert_eq!(token["cells"][1], key[..12], "{token}");
+    assert_eq!(token["cells"][3], "never", "last used: {token}");
+    assert_eq!(token["cells"][4], "never", "expires: {token}");
+    assert_eq!(token["cells"][5], "no", "revoked: {token}");
+    let token_id = token["id"].as_str().unwrap().to_owned();
+    assert_eq!(token_ids(&app, "scout").await, vec![token_id.as_str()]);
+
+    // The key from the page works: a socket of scout's says something with markup in it.
+    let socket = Sio::connect(app.addr, &key).await;
+    join(&socket, "ops").await;
+    let first = send(&socket, "ops", "<script>alert(1)</script>").await;
+    assert_eq!(first["sender"]["name"], "scout");
+
+    // Rooms: the message shows as text; the next one comes live, without a reload.
+    page.click_named("link", "Rooms").await;
+    page.wait_until("the Rooms view", VIEW, shows("rooms"))
+        .await;
+    page.click_named("button", "ops").await;
+    page.wait_until("the message, as text", MESSAGES, |m| {
+        with_text(m, "<script>alert(1)</script>")
+            .first()
+            .is_some_and(|m| m["markup"] == 0)
+    })
+    .await;
+    let second = send(&socket, "ops", "<img src=x onerror=alert(2)> live").await;
+    let shown = page
+        .wait_until("the live message", MESSAGES, |m| {
+            !with_text(m, "<img src=x onerror=alert(2)> live").is_empty()
+        })
+        .await;
+    let live = with_text(&shown, "<img src=x onerror=alert(2)> live")[0];
+    assert_eq!(live["seq"], second["seq"], "{shown}");
+    assert_eq!(live["markup"], 0, "{shown}");
+    assert!(
+        live["meta"].as_str().unwrap().contains("Scout <b>1</b>"),
+        "{live}"
+    );
+    let injected = page
+        .eval("document.querySelectorAll('#messages script, #messages img').length")
+        .await
+        .unwrap();
+    assert_eq!(injected, 0);
+
+    // Back to the agent: the key is not shown again.
+    page.click_named("link", "Agents").await;
+    page.wait_until("the Agents view", VIEW, shows("agents"))
+        .await;
+    let text = page.eval("document.body.innerText").await.unwrap();
+    assert!(
+        !text.as_str().unwrap().contains(&key),
+        "the key shows again"
+    );
+    assert_eq!(page.eval(NEW_KEY).await.unwrap(), Value::Null);
+    page.wait_until("scout's token was used", TOKENS, |t| {
+        t[0]["cells"][3] != "never"
+    })
+    .await;
+
+    // Revoke asks first: Escape (the focus starts on Cancel) keeps the token.
+    let revoke = revoke_button(&mut page, &token_id).await;
+    page.click(revoke).await;
+    let dialog = page
+        .wait_until("the confirmation", CONFIRM, |c| c["open"] == true)
+        .await;
+    assert_eq!(dialog["focus"], "Cancel", "{dialog}");
+    assert!(
+        dialog["text"].as_str().unwrap().contains("field-kit"),
+        "{dialog}"
+    );
+    assert!(
+        page.find_named(None, "link", "Audit").await.is_empty(),
+        "the page behind the dialog is inert"
+    );
+    page.press("Escape").await;
+    page.wait_until("the confirmation closes", CONFIRM, |c| c["open"] == false)
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!socket.is_closed().await, "cancelled: the socket stays");
+    assert_eq!(tokens_of(&app, "scout").await[0]["revoked_at"], Value::Null);
+
+    // Confirmed: revoked, and scout's socket is kicked.
+    let revoke = revoke_button(&mut page, &token_id).await;
+    page.click(revoke).await;
+    page.wait_until("the confirmation", CONFIRM, |c| c["open"] == true)
+        .await;
+    page.click_named("button", "Revoke token").await;
+    assert!(
+        socket.closed_within(Duration::from_secs(3)).await,
+        "the revoked key's socket is kicked"
+    );
+    let tokens = page
+        .wait_until("the token shows revoked", TOKENS, |t| {
+            t[0]["revoke"] == false && t[0]["cells"][5] != "no"
+        })
+        .await;
+    assert_eq!(tokens.as_array().unwrap().len(), 1, "{tokens}");
+    assert!(tokens_of(&app, "scout").await[0]["revoked_at"].is_string());
+
+    // Audit, filtered by type: the revocation, by the admin, of scout's token.
+    page.click_named("link", "Audit").await;
+    page.wait_until("the Audit view", VIEW, shows("audit"))
+        .await;
+    page.choose("Type", "token-revoked").await;
+    let rows = page
+        .wait_until("only token-revoked rows", AUDIT, |rows| {
+            rows.as_array()
+                .is_some_and(|a| !a.is_empty() && a.iter().all(|r| r["type"] == "token-revoked"))
+        })
+        .await;
+    assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
+    let row = &rows[0];
+    assert_eq!(row["cells"][2], admin["name"], "by the admin: {row}");
+    let details = row["cells"][4].as_str().unwrap();
+    assert!(
+        details.contains("\"agent\":\"scout\"") && details.contains(&token_id),
+        "{row}"
+    );
+    assert!(page.unnamed_controls().await.is_empty());
+
+    page.close().await;
+    app.stop().await;
+}
+
+/// The room list as shown: `{name, text}` per room (`text`: with its flags and unread count).
+const ROOMS: &str = r#"[...document.querySelectorAll('#rooms li')].filter((li) => li.querySelector('.room-link')).map((li) => ({
+    name: li.querySelector('.room-link').textContent,
+    text: li.innerText,
+}))"#;
+
+fn room_text<'a>(rooms: &'a Value, name: &str) -> Option<&'a str> {
+    rooms
+        .as_array()?
+        .iter()
+        .find(|r| r["name"] == name)
+        .and_then(|r| r["text"].as_str())
+}
+
+/// The focused element, and whether its focus ring shows.
+const FOCUS: &str = r#"(() => {
+    const e = document.activeElement;
+    const style = getComputedStyle(e);
+    return { id: e.id, outline: style.outlineStyle, width: parseFloat(style.outlineWidth) };
+})()"#;
+
+/// An agent that is no admin sees its own agent and tokens only (no Audit, no agent list),
+/// mints a key with the API key it signed in with and revokes it; a private room it creates
+/// is its own to read; unread counts show next to rooms and go once read. Then an admin, in
+/// the same tab: disables (behind a confirmation: its socket is kicked) and enables it, and
+/// pages the audit log newest first, by type and by agent, from the keyboard where it matters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_agents_their_own_tokens_and_pages_the_audit() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let worker_key = app.create_agent("worker", "agent").await;
+    app.create_room(&app.admin_key, "yard").await;
+    // 55 more agent-created events, newest last: the audit log's first page is 50.
+    for i in 0..55 {
+        let res = app
+            .post(
+                "/api/v1/agents",
+                &app.admin_key,
+                json!({"name": format!("bulk-{i:02}")}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+    }
+
+    let mut page = Browser::signed_in_as(&app, &worker_key).await;
+    page.wait_until("the Rooms view", VIEW, shows("rooms"))
+        .await;
+    page.wait_named("link", "Agents").await;
+    assert!(
+        page.find_named(None, "link", "Audit").await.is_empty(),
+        "no Audit for agents"
+    );
+    assert_eq!(page.unnamed_controls().await, Vec::<String>::new());
+
+    // A private room from the form: the page makes its creator a member, and opens it.
+    page.fill("Room name", "den").await;
+    let private = page.wait_named("checkbox", "Private").await;
+    page.click(private).await;
+    page.click_named("button", "Create room").await;
+    page.wait_until(
+        "the private room is open",
+        "document.getElementById('room-flags').textContent",
+        |v| v == "private",
+    )
+    .await;
+    let den = expect_json(
+        app.get("/api/v1/rooms/den", &worker_key).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(den["private"], true, "{den}");
+
+    // Unread: three messages while the page shows another room; opening it reads them.
+    page.click_named("button", "yard").await;
+    page.wait_until(
+        "yard is open",
+        "document.getElementById('room-name').textContent",
+        |v| v == "yard",
+    )
+    .await;
+    for i in 1..=3 {
+        app.post_message(&app.admin_key, "den", &format!("note {i}"))
+            .await;
+    }
+    page.click_named("button", "Reload rooms and agents").await;
+    page.wait_until("den's unread count", ROOMS, |r| {
+        room_text(r, "den").is_some_and(|t| t.contains("3 unread"))
+    })
+    .await;
+    page.click_named("button", "den").await;
+    page.wait_until("den's messages", MESSAGES, |m| {
+        m.as_array().is_some_and(|a| a.len() == 3)
+    })
+    .await;
+    page.wait_until("den is read", ROOMS, |r| {
+        room_text(r, "den").is_some_and(|t| !t.contains("unread"))
+    })
+    .await;
+    let unread = expect_json(
+        app.get("/api/v1/me/unread", &worker_key).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        unread["rooms"],
+        json!([{"room": "den", "last_seq": 3, "cursor": 3, "unread": 0}])
+    );
+
+    // Agents: its own agent only, and its tokens; no list, no create form, no Disable.
+    page.click_named("link", "Agents").await;
+    page.wait_until(
+        "its own agent",
+        "document.getElementById('agent-detail-title').textContent",
+        |v| v == "Your agent: worker",
+    )
+    .await;
+    for (role, name) in [
+        ("button", "Create agent"),
+        ("button", "Disable"),
+        ("textbox", "Name"),
+        ("button", "bulk-00"),
+    ] {
+        assert!(
+            page.find_named(None, role, name).await.is_empty(),
+            "an agent sees no {role} {name:?}"
+        );
+    }
+    let tokens = page
+        .wait_until("its one token", TOKENS, |t| {
+            t.as_array().is_some_and(|a| a.len() == 1)
+        })
+        .await;
+    assert_eq!(tokens[0]["cells"][6], "Revoke", "{tokens}");
+    assert_eq!(page.unnamed_controls().await, Vec::<String>::new());
+
+    // Minted with the API key (a JWT would be refused, SPEC §6): the new key works.
+    page.fill("Token name", "laptop").await;
+    page.fill("Expires in days", "7").await;
+    page.click_named("button", "Create token").await;
+    let shown = page
+        .wait_until("the new key", NEW_KEY, |v| !v.is_null())
+        .await;
+    let laptop = shown["key"].as_str().unwrap().to_owned();
+    assert_eq!(me(&app, &laptop).await["name"], "worker");
+    let tokens = page
+        .wait_until("two tokens", TOKENS, |t| {
+            t.as_array().is_some_and(|a| a.len() == 2)
+        })
+        .await;
+    let new = tokens
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["cells"][0] == "laptop")
+        .expect("the laptop token")
+        .clone();
+    assert_ne!(new["cells"][4], "never", "it expires: {new}");
+    let laptop_id = new["id"].as_str().unwrap().to_owned();
+    let revoke = revoke_button(&mut page, &laptop_id).await;
+    page.click(revoke).await;
+    page.click_named("button", "Revoke token").await;
+    page.wait_until("laptop shows revoked", TOKENS, |t| {
+        t.as_array().is_some_and(|a| {
+            a.iter()
+                .any(|t| t["id"] == laptop_id.as_str() && t["revoke"] == false)
+        })
+    })
+    .await;
+    assert_eq!(me_status(&app, &laptop).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(me_status(&app, &worker_key).await, StatusCode::OK);
+
+    // The admin, in the same tab: Disable asks first and kicks the agent's sockets.
+    page.click_named("button", "Log out").await;
+    page.wait_named("textbox", "API key").await;
+    page.sign_in(&app.admin_key).await;
+    let socket = Sio::connect(app.addr, &worker_key).await;
+    page.click_named("link", "Agents").await;
+    page.click_named("button", "worker").await;
+    page.wait_until(
+        "worker's detail",
+        "document.getElementById('agent-detail-title').textContent",
+        |v| v == "worker",
+    )
+    .await;
+    page.click_named("button", "Disable").await;
+    let dialog = page
+        .wait_until("the confirmation", CONFIRM, |c| c["open"] == true)
+        .await;
+    assert!(
+        dialog["text"].as_str().unwrap().contains("Disable worker?"),
+        "{dialog}"
+    );
+    // Behind the modal dialog the page is inert: the only Disable is the dialog's.
+    page.click_named("button", "Disable").await;
+    assert!(
+        socket.closed_within(Duration::from_secs(3)).await,
+        "a disabled agent's socket is kicked"
+    );
+    page.wait_named("button", "Enable").await;
+    assert_eq!(get_agent(&app, "worker").await["disabled"], true);
+    let facts = page
+        .eval("document.getElementById('agent-facts').innerText")
+        .await
+        .unwrap();
+    assert!(facts.as_str().unwrap().contains("Disabled\nyes"), "{facts}");
+    page.click_named("button", "Enable").await;
+    page.wait_named("button", "Disable").await;
+    assert_eq!(get_agent(&app, "worker").await["disabled"], false);
+    assert_eq!(me_status(&app, &worker_key).await, StatusCode::OK);
+    assert_eq!(page.unnamed_controls().await, Vec::<String>::new());
+
+    // Audit: the link moves the focus to the view; Tab reaches the Type filter, ring showing.
+    page.click_named("link", "Audit").await;
+    page.wait_until("the Audit view", VIEW, shows("audit"))
+        .await;
+    page.wait_until("the focus on the view", FOCUS, |f| f["id"] == "audit-title")
+        .await;
+    page.press("Tab").await;
+    let focus = page.eval(FOCUS).await.unwrap();
+    assert_eq!(focus["id"], "audit-type", "{focus}");
+    assert!(
+        focus["outline"] == "solid" && focus["width"].as_f64().unwrap() >= 2.0,
+        "a visible focus ring: {focus}"
+    );
+    assert_eq!(page.unnamed_controls().await, Vec::<String>::new());
+
+    // By type, newest first, a page of 50; Older and Newer page through the rest.
+    let pager = "[document.getElementById('audit-page').textContent, \
+                 document.getElementById('audit-newer').disabled, \
+                 document.getElementById('audit-older').disabled]";
+    page.choose("Type", "agent-created").await;
+    let first = page
+        .wait_until("a full first page", AUDIT, |rows| {
+            rows.as_array()
+                .is_some_and(|a| a.len() == 50 && a.iter().all(|r| r["type"] == "agent-created"))
+        })
+        .await;
+    assert!(
+        first[0]["cells"][4]
+            .as_str()
+            .unwrap()
+            .contains("\"bulk-54\""),
+        "newest first: {}",
+        first[0]
+    );
+    assert!(
+        first[49]["cells"][4]
+            .as_str()
+            .unwrap()
+            .contains("\"bulk-05\"")
+    );
+    assert_eq!(
+        page.eval(pager).await.unwrap(),
+        json!(["Page 1", true, false])
+    );
+    page.click_named("button", "Older").await;
+    // bulk-04 … bulk-00, worker, and the bootstrap admin (created before anyone acted: no
+    // agent, no IP).
+    let second = page
+        .wait_until("the second page", AUDIT, |rows| {
+            rows.as_array().is_some_and(|a| a.len() == 7)
+        })
+        .await;
+    assert!(
+        second[0]["cells"][4]
+            .as_str()
+            .unwrap()
+            .contains("\"bulk-04\"")
+    );
+    assert!(
+        second[5]["cells"][4]
+            .as_str()
+            .unwrap()
+            .contains("\"worker\"")
+    );
+    assert_eq!(second[6]["cells"][2], "—", "{}", second[6]);
+    assert_eq!(
+        page.eval(pager).await.unwrap(),
+        json!(["Page 2", false, true])
+    );
+    page.click_named("button", "Newer").await;
+    page.wait_until("the first page again", AUDIT, |rows| {
+        rows.as_array().is_some_and(|a| {
+            a.len() == 50 && a[0]["cells"][4].as_str().unwrap().contains("\"bulk-54\"")
+        })
+    })
+    .await;
+
+    // By agent: what worker did (signed in, made a room, minted and revoked a key).
+    page.choose("Type", "").await;
+    page.fill("Agent", "worker").await;
+    page.click_named("button", "Filter").await;
+    let rows = page
+        .wait_until("worker's events", AUDIT, |rows| {
+            rows.as_array()
+                .is_some_and(|a| !a.is_empty() && a.iter().all(|r| r["cells"][2] == "worker"))
+        })
+        .await;
+    let types: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["type"].as_str().unwrap())
+        .collect();
+    for kind in [
+        "jwt-issued",
+        "room-created",
+        "token-created",
+        "token-revoked",
+    ] {
+        assert!(types.contains(&kind), "{kind} in {types:?}");
+    }
+    let at = |kind: &str| types.iter().position(|t| *t == kind).unwrap();
+    assert!(
+        at("token-revoked") < at("token-created"),
+        "newest first: {types:?}"
+    );
+
+    page.close().await;
     app.stop().await;
 }
