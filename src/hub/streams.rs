@@ -277,32 +277,37 @@ impl Hub {
 
     /// Aborts every stream of a socket that is gone, or (with `room`) that left that room.
     pub fn abort_streams_of(&self, socket: &str, room: Option<&str>, reason: AbortReason) {
-        let ids: Vec<String> = self
-            .streams
-            .lock()
-            .iter()
-            .filter(|(_, s)| {
-                // One being committed is left to its end (which answers either way).
-                !s.ending && s.socket == socket && room.is_none_or(|r| s.room.name.as_str() == r)
-            })
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in ids {
-            self.abort_stream_as(&id, reason);
-        }
+        self.abort_where(reason, |s| {
+            s.socket == socket && room.is_none_or(|r| s.room.name.as_str() == r)
+        });
     }
 
     /// Aborts an agent's streams in a room it was removed from (`left`).
     pub fn abort_agent_streams(&self, agent: uuid::Uuid, room: &str) {
+        self.abort_where(AbortReason::Left, |s| {
+            s.view.sender.id == agent && s.room.name.as_str() == room
+        });
+    }
+
+    /// Aborts the streams that had no delta for [`STREAM_IDLE_TIMEOUT`].
+    pub fn abort_idle_streams(&self) {
+        self.abort_where(AbortReason::Timeout, |s| {
+            s.last_delta.elapsed() >= STREAM_IDLE_TIMEOUT
+        });
+    }
+
+    /// Aborts the open streams that `which` picks. One being committed is left to its end
+    /// (which answers either way).
+    fn abort_where(&self, reason: AbortReason, which: impl Fn(&OpenStream) -> bool) {
         let ids: Vec<String> = self
             .streams
             .lock()
             .iter()
-            .filter(|(_, s)| !s.ending && s.view.sender.id == agent && s.room.name.as_str() == room)
+            .filter(|(_, s)| !s.ending && which(s))
             .map(|(id, _)| id.clone())
             .collect();
         for id in ids {
-            self.abort_stream_as(&id, AbortReason::Left);
+            self.abort_stream_as(&id, reason);
         }
     }
 
@@ -340,20 +345,6 @@ impl Hub {
             mirror.dropped(id, stream.room.name.as_str());
         }
         Some(stream)
-    }
-
-    /// Aborts the streams that had no delta for [`STREAM_IDLE_TIMEOUT`].
-    pub fn abort_idle_streams(&self) {
-        let ids: Vec<String> = self
-            .streams
-            .lock()
-            .iter()
-            .filter(|(_, s)| !s.ending && s.last_delta.elapsed() >= STREAM_IDLE_TIMEOUT)
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in ids {
-            self.abort_stream_as(&id, AbortReason::Timeout);
-        }
     }
 
     /// The open streams of a room with their text so far: this node's, and with Redis the
