@@ -303,6 +303,7 @@ async fn assemble<A: Adapter + DefinedAdapter>(
         hub.clone(),
         shutdown.clone(),
     ));
+    spawn_rate_sampling(metrics.clone(), shutdown.clone());
     let state = AppState {
         settings,
         hub,
@@ -354,6 +355,19 @@ fn spawn_pruning(transports: Transports, failures: Arc<AuthFailures>, shutdown: 
                     transports.prune();
                     failures.prune();
                 }
+                () = shutdown.cancelled() => return,
+            }
+        }
+    });
+}
+
+/// Samples `messages_sent` once a second for the dashboard's messages per second.
+fn spawn_rate_sampling(metrics: Arc<Metrics>, shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => metrics.message_rate.sample(metrics.messages_sent.get()),
                 () = shutdown.cancelled() => return,
             }
         }

@@ -21,6 +21,7 @@ mod origin;
 mod ratelimit;
 mod rooms;
 mod socket_guard;
+mod stats;
 
 pub use caller::ClientIp;
 pub use ratelimit::CredentialRefused;
@@ -51,6 +52,7 @@ pub fn router<A: socketioxide::adapter::Adapter>(
         .merge(messages::router())
         .merge(cursors::router())
         .merge(audit::router())
+        .merge(stats::router())
         .fallback(unknown_route);
     let (api, doc) = OpenApiRouter::with_openapi(openapi::base())
         .nest("/api/v1", api)

@@ -75,6 +75,10 @@ impl Hub {
         Ok(self.store.count_agents().await?)
     }
 
+    pub async fn count_rooms(&self) -> Result<u64> {
+        Ok(self.store.count_rooms().await?)
+    }
+
     /// True when the database answers (within 2 s).
     pub async fn database_up(&self) -> bool {
         self.store.ping().await.is_ok()

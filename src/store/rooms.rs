@@ -74,6 +74,10 @@ impl Store {
         Ok(Room::from_row(room, new.creator))
     }
 
+    pub async fn count_rooms(&self) -> StoreResult<u64> {
+        Ok(sea_orm::PaginatorTrait::count(rooms::Entity::find(), self.conn()).await?)
+    }
+
     pub async fn room_by_name(&self, name: &str) -> StoreResult<Option<Room>> {
         let row = rooms::Entity::find()
             .filter(rooms::Column::Name.eq(name))

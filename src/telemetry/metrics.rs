@@ -68,6 +68,8 @@ pub struct Metrics {
     pub rpc_calls_total: Family<OutcomeLabels, Counter>,
     /// From `rpc:call` to its answer.
     pub rpc_call_duration: Histogram,
+    /// `messages_sent` a second lately (`GET /api/v1/stats`), sampled by the app.
+    pub message_rate: super::Rate,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -226,6 +228,7 @@ impl Default for Metrics {
             streams_total,
             rpc_calls_total,
             rpc_call_duration,
+            message_rate: super::Rate::default(),
         }
     }
 }

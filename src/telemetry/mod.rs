@@ -3,8 +3,10 @@
 
 pub mod metrics;
 pub mod otlp;
+mod rate;
 
 pub use metrics::{Metrics, OutcomeLabels};
+pub use rate::Rate;
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;

@@ -51,4 +51,5 @@ mod rooms_listing;
 mod rooms_membership;
 mod security;
 mod shutdown;
+mod stats;
 mod tokens;
