@@ -1,7 +1,8 @@
 // AgentHub dashboard: a plain client of the REST API (/api/v1) and of Socket.IO (SPEC §5, §6),
 // with the agent features of SPEC §11 it can show: streamed drafts, activity, threads, unread
-// counts. Three views (#/rooms, #/agents, #/audit): rooms and their messages; agents and their
-// API tokens (admins: every agent; others: their own); the audit trail (admins).
+// counts. Three views (#/rooms, #/agents, #/audit): rooms and their messages (archive, private
+// room members, DMs, history paged upward on scroll, gaps in seq filled; admins: live numbers);
+// agents and their API tokens (admins: every agent; others: their own); the audit trail (admins).
 //
 // Security notes:
 // - Every string that comes from the hub (names, topics, bodies, notes) is rendered with
@@ -18,6 +19,8 @@
   const KEY_STORAGE = 'agenthub.apiKey';
   const PAGE = 100; // list page size (the API's maximum)
   const HISTORY = 50; // messages fetched per history page
+  const GAP_PAGE = 100; // messages fetched per page when filling a gap in seq
+  const LIVE_EVERY = 5000; // ms between polls of GET /stats (admins)
 
   const state = {
     key: null, // API key
@@ -32,6 +35,17 @@
     room: null, // the selected room object
     members: new Map(), // agent name -> member
     messages: new Map(), // seq -> entry {li, message, replies, count, more, marker, total}
+    // The seqs of the selected room known to be all on screen, low..high (null until its first
+    // history page): older pages load before `low`, a gap after `high` is filled from history.
+    range: null,
+    hasOlder: false, // the hub has messages before range.low
+    loadingOlder: null, // the room whose older page is being loaded
+    filling: null, // the room whose gap is being filled
+    gapTimer: null,
+    removedFrom: null, // the room this page's agent was just removed from (room:removed)
+    liveTimer: null,
+    reloading: 0, // room and agent list reloads under way
+    liveTicket: null,
     drafts: new Map(), // stream id -> draft {li, text, marker, index, body, pending, replyTo}
     earlyDeltas: new Map(), // stream id -> [delta] that came before the stream's draft
     activity: new Map(), // agent id -> {line, timer}
@@ -257,8 +271,11 @@
     $('nav-audit').hidden = !isAdmin();
     $('agents-admin').hidden = !isAdmin();
     $('new-room').hidden = me.role === 'observer'; // observers create no rooms (SPEC §4)
+    $('new-dm').hidden = !canDm(); // nor send DMs
+    $('live').hidden = !isAdmin();
     connectSocket();
     showView(viewFromHash(), false);
+    if (isAdmin()) startLive();
     await reloadLists();
     state.pollTimer = setInterval(() => reloadLists(), 30000);
   }
@@ -266,6 +283,7 @@
   function logout(reason) {
     clearTimeout(state.refreshTimer);
     clearInterval(state.pollTimer);
+    stopLive();
     if (state.socket) {
       state.socket.removeAllListeners();
       state.socket.disconnect();
@@ -276,7 +294,9 @@
       socket: null, socketJwt: null, room: null, rooms: [], agents: [], detail: null, tokens: [],
       readTimer: null, view: 'rooms', audit: freshAudit(),
     });
-    for (const id of ['room-form', 'agent-form', 'token-form', 'audit-form']) $(id).reset();
+    for (const id of ['room-form', 'dm-form', 'member-form', 'agent-form', 'token-form', 'audit-form']) {
+      $(id).reset();
+    }
     $('audit-page').textContent = 'Page 1';
     $('audit-older').disabled = true;
     $('audit-newer').disabled = true;
@@ -295,9 +315,13 @@
     $('token-rows').replaceChildren();
     $('audit-rows').replaceChildren();
     $('agent-detail').hidden = true;
-    for (const id of ['room-form-status', 'agent-form-status', 'agent-status', 'token-status', 'audit-status']) {
+    for (const id of ['room-form-status', 'dm-form-status', 'room-status', 'member-status',
+      'agent-form-status', 'agent-status', 'token-status', 'audit-status']) {
       setStatus(id, '');
     }
+    $('live').hidden = true;
+    $('room-archive').hidden = true;
+    $('manage-members').hidden = true;
     $('nav').hidden = true;
     $('whoami').textContent = '';
     $('logout').hidden = true;
@@ -314,19 +338,33 @@
   // ---------------------------------------------------------------------------------------
 
   async function reloadLists() {
+    // The room list says it is being reloaded (assistive technology, and tests, can wait).
+    state.reloading += 1;
+    $('rooms').setAttribute('aria-busy', 'true');
     try {
       const [rooms, agents, unread] = await Promise.all([
-        listAll('/rooms', 'rooms'),
+        listAll('/rooms?archived=true', 'rooms'), // archived rooms too: they show as archived
         listAll('/agents', 'agents'),
         api('/me/unread').catch(() => null), // unread counts are a nicety: never fatal
       ]);
       if (unread) setUnread(unread.rooms);
       state.rooms = rooms;
+      // The selected room follows what the hub says of it now (archived elsewhere, a new topic).
+      const current = state.room && rooms.find((r) => r.name === state.room.name);
+      if (current) {
+        const wasArchived = state.room.archived;
+        Object.assign(state.room, current);
+        renderRoomHead();
+        if (wasArchived && !current.archived) joinCurrentRoom();
+      }
       renderRooms();
       setAgents(agents);
     } catch (err) {
       if (err.status === 401) await refreshToken();
       else showError(`Could not load rooms and agents: ${err.message}`);
+    } finally {
+      state.reloading -= 1;
+      if (state.reloading === 0) $('rooms').removeAttribute('aria-busy');
     }
   }
 
@@ -354,7 +392,8 @@
       }
       if (room.topic) link.title = room.topic;
       li.append(link);
-      if (room.private) li.append(el('span', 'muted', 'private'));
+      if (isDm(room)) li.append(el('span', 'muted', 'DM'));
+      else if (room.private) li.append(el('span', 'muted', 'private'));
       if (room.archived) li.append(el('span', 'muted', 'archived'));
       const unread = state.unread.get(room.name) || 0;
       if (unread > 0) {
@@ -374,16 +413,18 @@
     renderAgents();
     renderAgentTable();
     if (state.view === 'audit') renderAudit(state.audit.events); // agents' names for their ids
-    const names = $('audit-agent-names');
-    names.replaceChildren(...agents.map((a) => {
-      const option = el('option');
-      option.value = a.name;
-      return option;
-    }));
+    for (const id of ['audit-agent-names', 'dm-agent-names']) {
+      $(id).replaceChildren(...agents.map((a) => {
+        const option = el('option');
+        option.value = a.name;
+        return option;
+      }));
+    }
   }
 
   function renderAgents() {
     const list = $('agents');
+    const focused = focusKeyIn(list);
     list.replaceChildren();
     for (const agent of state.agents) {
       const li = el('li');
@@ -391,8 +432,16 @@
       li.append(el('span', null, agent.display_name));
       li.append(el('span', 'muted', `${agent.name} · ${agent.role}${agent.disabled ? ' · disabled' : ''}`));
       li.title = agent.online ? 'online' : 'offline';
+      // "Message": the New DM form, addressed to this agent.
+      if (canDm() && !agent.disabled && agent.name !== state.me.name) {
+        const dm = button('Message', 'small', () => startDm(agent.name));
+        dm.setAttribute('aria-label', `Message ${agent.name}`);
+        dm.dataset.focusKey = `dm:${agent.name}`;
+        li.append(dm);
+      }
       list.append(li);
     }
+    refocus(list, focused);
   }
 
   /** Agents' online flags change with presence: reload them, at most once a second. */
@@ -463,20 +512,22 @@
     clearRoomState();
     $('messages').replaceChildren();
     $('members').replaceChildren();
+    $('older').hidden = true;
     $('no-room').hidden = true;
     $('room-view').hidden = false;
-    $('room-name').textContent = room.name;
-    $('room-topic').textContent = room.topic || '';
-    $('room-flags').textContent = [room.private && 'private', room.archived && 'archived (read-only)']
-      .filter(Boolean).join(' · ');
     $('send-note').textContent = '';
+    if (!previous || previous.name !== room.name) {
+      setStatus('room-status', '');
+      setStatus('member-status', '');
+      $('member-form').reset();
+    }
     for (const link of document.querySelectorAll('#rooms .room-link')) {
       const current = link.textContent === room.name;
       link.classList.toggle('current', current);
       if (current) link.setAttribute('aria-current', 'true');
       else link.removeAttribute('aria-current');
     }
-    updateSendForm();
+    renderRoomHead();
     try {
       const [history, presence] = await Promise.all([
         api(`${roomPath(room.name)}/messages?limit=${HISTORY}`),
@@ -484,45 +535,300 @@
       ]);
       if (state.room !== room) return; // another room was picked meanwhile
       history.messages.forEach((m) => addMessage(m, false));
-      $('older').hidden = !history.has_more;
+      const seqs = history.messages.map((m) => m.seq);
+      state.range = seqs.length > 0 ? { low: seqs[0], high: seqs[seqs.length - 1] } : { low: 1, high: 0 };
+      advanceRange();
+      setHasOlder(history.has_more);
       renderMembers(presence.members);
       scrollToEnd();
       markReadSoon();
+      checkGap(); // a live message of before the page came in meanwhile
     } catch (err) {
       showError(`Could not load ${room.name}: ${err.message}`);
     }
     joinCurrentRoom();
   }
 
+  const isDm = (room) => room.name.startsWith('dm:');
+  /** Admins and the room's creator archive it and manage its members (SPEC §6). */
+  const mayManage = (room) => Boolean(state.me && (isAdmin() || room.created_by === state.me.name));
+  const canDm = () => Boolean(state.me && state.me.role !== 'observer');
+
+  /** The selected room's name, topic, flags and the controls its owner gets. */
+  function renderRoomHead() {
+    const room = state.room;
+    if (!room) return;
+    $('room-name').textContent = room.name;
+    $('room-topic').textContent = room.topic || '';
+    $('room-flags').textContent = [room.private && 'private', room.archived && 'archived (read-only)']
+      .filter(Boolean).join(' · ');
+    const owner = mayManage(room) && !isDm(room);
+    const archive = $('room-archive');
+    archive.hidden = !owner;
+    archive.textContent = room.archived ? 'Unarchive room' : 'Archive room';
+    archive.classList.toggle('danger', !room.archived);
+    archive.classList.toggle('secondary', Boolean(room.archived));
+    $('manage-members').hidden = !(owner && room.private);
+    updateSendForm();
+  }
+
+  /** `PATCH /rooms/{name}` `{"archived"}`: an archived room is read-only (SPEC §3). */
+  async function toggleArchive() {
+    const room = state.room;
+    if (!room || !mayManage(room)) return;
+    const archived = !room.archived;
+    setStatus('room-status', archived ? 'Archiving…' : 'Unarchiving…');
+    let changed;
+    try {
+      changed = await api(roomPath(room.name), { method: 'PATCH', body: { archived } });
+    } catch (err) {
+      setStatus('room-status', `Not changed: ${err.message}`, true);
+      return;
+    }
+    Object.assign(room, changed);
+    const listed = state.rooms.find((r) => r.name === room.name);
+    if (listed && listed !== room) Object.assign(listed, changed);
+    renderRooms();
+    if (state.room !== room) return;
+    setStatus('room-status', `${room.name} is ${room.archived ? 'archived: read-only' : 'no longer archived'}.`);
+    renderRoomHead();
+    // Sockets already in a room stay in it when it is archived; one that could not join can now.
+    if (!room.archived) joinCurrentRoom();
+  }
+
+  /** The agent name typed in the members form. */
+  function memberName() {
+    return $('member-name').value.trim();
+  }
+
+  /** `PUT /rooms/{name}/members/{agent}`: the agent may read and join the private room. */
+  async function addMember() {
+    const room = state.room;
+    const agent = memberName();
+    if (!room || !agent) return;
+    setStatus('member-status', `Adding ${agent}…`);
+    try {
+      await api(`${roomPath(room.name)}/members/${encodeURIComponent(agent)}`, { method: 'PUT' });
+    } catch (err) {
+      if (state.room === room) setStatus('member-status', `Not added: ${err.message}`, true);
+      return;
+    }
+    if (state.room !== room) return;
+    setStatus('member-status', `Added ${agent} to ${room.name}.`);
+    $('member-form').reset();
+  }
+
+  /**
+   * `DELETE /rooms/{name}/members/{agent}` after a confirmation: the hub takes the agent's
+   * sockets out of the room at once (SPEC §5).
+   */
+  async function removeMember() {
+    const room = state.room;
+    const agent = memberName();
+    if (!room) return;
+    if (!agent) {
+      setStatus('member-status', 'Type the name of the agent to remove.', true);
+      $('member-name').focus();
+      return;
+    }
+    const ok = await confirmAction({
+      title: `Remove ${agent} from ${room.name}?`,
+      text: `${agent} can no longer read or join the private room ${room.name}; its sockets in it are taken out now.`,
+      ok: 'Remove member',
+      returnFocus: $('member-name'),
+    });
+    if (!ok || state.room !== room) return;
+    setStatus('member-status', `Removing ${agent}…`);
+    try {
+      await api(`${roomPath(room.name)}/members/${encodeURIComponent(agent)}`, { method: 'DELETE' });
+    } catch (err) {
+      if (state.room === room) setStatus('member-status', `Not removed: ${err.message}`, true);
+      return;
+    }
+    if (state.room !== room) return;
+    setStatus('member-status', `Removed ${agent} from ${room.name}.`);
+    $('member-form').reset();
+  }
+
+  /** The New DM form, addressed to `name`, with the focus on its message. */
+  function startDm(name) {
+    $('dm-to').value = name;
+    setStatus('dm-form-status', '');
+    $('dm-body').focus();
+  }
+
+  const dmRoomName = (a, b) => `dm:${[a, b].sort().join(':')}`;
+
+  /**
+   * The first DM (`dm:send` on the page's socket; `POST /rooms/dm:a:b/messages` while it is
+   * not connected), then the `dm:<a>:<b>` room it went to, opened in the room list.
+   */
+  async function sendDm() {
+    const to = $('dm-to').value.trim();
+    const input = $('dm-body');
+    const body = input.value;
+    if (!to || !body.trim() || !canDm()) return;
+    const payload = { to, body, client_id: randomId() };
+    setStatus('dm-form-status', 'Sending…');
+    let message;
+    try {
+      const socket = state.socket;
+      if (socket && socket.connected) {
+        message = await new Promise((resolve, reject) => {
+          socket.timeout(10000).emit('dm:send', payload, (err, ack) => {
+            if (err) reject(new Error('no answer from the hub; try again'));
+            else if (!ack.ok) reject(new Error(describe(ack)));
+            else resolve(ack.message);
+          });
+        });
+      } else {
+        message = await api(`${roomPath(dmRoomName(state.me.name, to))}/messages`, {
+          method: 'POST',
+          body: { body, client_id: payload.client_id },
+        });
+      }
+    } catch (err) {
+      setStatus('dm-form-status', `Not sent: ${err.message}`, true);
+      return;
+    }
+    setStatus('dm-form-status', `Sent to ${to}.`);
+    $('dm-form').reset();
+    await reloadLists();
+    let room = state.rooms.find((r) => r.name === message.room);
+    if (!room) {
+      try {
+        room = await api(roomPath(message.room));
+      } catch (err) {
+        showError(`Could not open ${message.room}: ${err.message}`);
+        return;
+      }
+    }
+    await selectRoom(room);
+    $('body').focus();
+  }
+
+  /** One page of the room's history: on the page's socket (`message:history`), else REST. */
+  function historyPage(room, params) {
+    const query = { limit: HISTORY, ...params };
+    const socket = state.socket;
+    if (socket && socket.connected) {
+      return new Promise((resolve, reject) => {
+        socket.timeout(10000).emit('message:history', { room: room.name, ...query }, (err, ack) => {
+          if (err) reject(new Error('no answer from the hub'));
+          else if (!ack.ok) reject(new Error(describe(ack)));
+          else resolve(ack);
+        });
+      });
+    }
+    const search = new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)]));
+    return api(`${roomPath(room.name)}/messages?${search}`);
+  }
+
+  function setHasOlder(more) {
+    state.hasOlder = Boolean(more);
+    $('older').hidden = !state.hasOlder;
+  }
+
+  /** The page before the oldest message shown, the scroll position kept where it was. */
   async function loadOlder() {
     const room = state.room;
-    const oldest = Math.min(...state.messages.keys());
-    if (!room || !Number.isFinite(oldest)) return;
+    const range = state.range;
+    if (!room || !range || !state.hasOlder || state.loadingOlder === room) return;
+    state.loadingOlder = room;
     try {
-      const page = await api(`${roomPath(room.name)}/messages?before=${oldest}&limit=${HISTORY}`);
+      const page = await historyPage(room, { before: range.low });
       if (state.room !== room) return;
       const pane = $('messages').parentElement;
       const fromBottom = pane.scrollHeight - pane.scrollTop;
       page.messages.forEach((m) => addMessage(m, false));
+      if (page.messages.length > 0) range.low = Math.min(range.low, page.messages[0].seq);
+      setHasOlder(page.has_more && page.messages.length > 0);
       pane.scrollTop = pane.scrollHeight - fromBottom;
-      $('older').hidden = !page.has_more;
     } catch (err) {
-      showError(`Could not load older messages: ${err.message}`);
+      if (state.room === room) showError(`Could not load older messages: ${err.message}`);
+    } finally {
+      if (state.loadingOlder === room) state.loadingOlder = null;
+    }
+    // Still at the top (a short page, a tall window): the page before that one, too.
+    if (state.room === room && state.hasOlder && isAtTop()) loadOlder();
+  }
+
+  function isAtTop() {
+    const pane = $('messages').parentElement;
+    return pane.scrollTop <= 16;
+  }
+
+  /** Scrolled to the top of the messages: the previous page comes in above. */
+  function onMessagesScroll() {
+    if (state.room && state.range && state.hasOlder && isAtTop()) loadOlder();
+  }
+
+  /** `range.high` moves on over the seqs that are now on screen. */
+  function advanceRange() {
+    const range = state.range;
+    if (!range) return;
+    while (state.messages.has(range.high + 1)) range.high += 1;
+  }
+
+  /** A message beyond `range.high` + 1 came in (a lost message:new, a reconnect): fill it. */
+  function checkGap() {
+    const range = state.range;
+    if (!range || state.messages.size === 0) return;
+    advanceRange();
+    if (Math.max(...state.messages.keys()) > range.high) fillGapSoon();
+  }
+
+  /** A moment's wait first: messages from two nodes may come a little out of order. */
+  function fillGapSoon() {
+    if (state.gapTimer) return;
+    state.gapTimer = setTimeout(() => {
+      state.gapTimer = null;
+      fillGap();
+    }, 250);
+  }
+
+  /** `message:history` `after` the last seq known to be shown, a page at a time. */
+  async function fillGap() {
+    const room = state.room;
+    const range = state.range;
+    if (!room || !range || state.filling === room) return;
+    state.filling = room;
+    try {
+      for (let page = 0; page < 20; page += 1) {
+        advanceRange();
+        if (state.room !== room || Math.max(...state.messages.keys()) <= range.high) break;
+        const body = await historyPage(room, { after: range.high, limit: GAP_PAGE });
+        if (state.room !== room || body.messages.length === 0) break;
+        const atEnd = isAtEnd();
+        body.messages.forEach((m) => addMessage(m, true));
+        range.high = Math.max(range.high, body.messages[body.messages.length - 1].seq);
+        if (atEnd) scrollToEnd();
+        markReadSoon();
+      }
+    } catch (err) {
+      if (state.room === room) showError(`Could not fill the gap in ${room.name}: ${err.message}`);
+    } finally {
+      if (state.filling === room) state.filling = null;
     }
   }
 
   function canSend() {
     const room = state.room;
-    return Boolean(state.me && state.me.role !== 'observer' && room && !room.archived);
+    return Boolean(state.me && state.me.role !== 'observer' && room && !room.archived
+      && state.removedFrom !== room.name);
   }
+
+  const ARCHIVED_NOTE = 'This room is archived: read-only.';
 
   function updateSendForm() {
     const ok = canSend();
     $('body').disabled = !ok;
     $('send-form').querySelector('button').disabled = !ok;
     if (!state.room) return;
-    if (state.me && state.me.role === 'observer') $('send-note').textContent = 'Observers read only.';
-    else if (state.room.archived) $('send-note').textContent = 'This room is archived: read-only.';
+    const note = $('send-note');
+    if (state.me && state.me.role === 'observer') note.textContent = 'Observers read only.';
+    else if (state.room.archived) note.textContent = ARCHIVED_NOTE;
+    else if (note.textContent === ARCHIVED_NOTE) note.textContent = '';
   }
 
   // ---------------------------------------------------------------------------------------
@@ -537,6 +843,11 @@
   /** Forgets the selected room's messages, drafts and activity. */
   function clearRoomState() {
     state.messages.clear();
+    state.range = null;
+    state.hasOlder = false;
+    state.removedFrom = null;
+    clearTimeout(state.gapTimer);
+    state.gapTimer = null;
     state.drafts.clear();
     state.earlyDeltas.clear();
     for (const { timer } of state.activity.values()) clearTimeout(timer);
@@ -822,6 +1133,7 @@
         $('send-note').textContent = '';
         if (input.value === body) input.value = '';
         addMessage(ack.message, true); // the sending socket gets no message:new of its own
+        advanceRange();
         scrollToEnd();
         markReadSoon();
       }
@@ -833,13 +1145,16 @@
   // Socket.IO
   // ---------------------------------------------------------------------------------------
 
+  const JOIN_FAILED = 'Live updates unavailable: ';
+
   function joinCurrentRoom() {
     const room = state.room;
     const socket = state.socket;
     if (!room || !socket || !socket.connected) return;
     const payload = { room: room.name };
-    const seqs = [...state.messages.keys()];
-    if (seqs.length > 0) payload.since = Math.max(...seqs); // catch up on what we missed
+    // Catch up on what we missed: everything after the last seq known to be on screen.
+    if (state.range) payload.since = state.range.high;
+    else if (state.messages.size > 0) payload.since = Math.max(...state.messages.keys());
     const draftsBefore = [...state.drafts.keys()];
     socket.timeout(10000).emit('room:join', payload, (err, ack) => {
       if (state.room !== room) return;
@@ -849,19 +1164,28 @@
       }
       if (!ack.ok) {
         // Archived rooms and observers in missing rooms answer forbidden: history stays.
-        $('send-note').textContent = `Live updates unavailable: ${describe(ack)}`;
+        // (An archived room says so already.)
+        if (!room.archived) $('send-note').textContent = `${JOIN_FAILED}${describe(ack)}`;
         return;
       }
       state.room = Object.assign(room, ack.room);
+      const note = $('send-note');
+      if (note.textContent.startsWith(JOIN_FAILED)) note.textContent = '';
       renderMembers(ack.members);
       const atEnd = isAtEnd();
       ack.missed.forEach((m) => addMessage(m, true)); // a finished stream replaces its draft
+      if (state.range && ack.missed.length > 0) {
+        state.range.high = Math.max(state.range.high, ack.missed[ack.missed.length - 1].seq);
+      }
+      // More than `missed` holds (or live messages beyond it): the rest from history.
+      if (ack.missed_truncated) fillGapSoon();
+      else checkGap();
       // Drafts of before this join that are no longer open were aborted meanwhile.
       const open = new Set((ack.streams || []).map((s) => s.id));
       for (const id of draftsBefore) if (!open.has(id)) dropDraft(id);
       (ack.streams || []).forEach(showDraft);
       if (atEnd) scrollToEnd();
-      updateSendForm();
+      renderRoomHead();
     });
   }
 
@@ -888,6 +1212,7 @@
     socket.on('connect', () => {
       setConn('on', 'live');
       joinCurrentRoom();
+      if (isAdmin() && state.liveTimer) pollLive(); // this page's own connection counts too
     });
     socket.on('disconnect', (reason) => {
       setConn('off', 'disconnected');
@@ -918,8 +1243,20 @@
       if (atEnd) scrollToEnd();
       if (state.room && message.room === state.room.name) {
         state.room.last_seq = Math.max(state.room.last_seq || 0, message.seq);
+        checkGap(); // a seq beyond the last one shown + 1: what came between, from history
         markReadSoon();
+      } else if (message.room.startsWith('dm:') && !state.rooms.some((r) => r.name === message.room)) {
+        reloadLists(); // a DM room new to this page: list it
       }
+    });
+    // This page's agent was taken out of a private room (SPEC §5): it reads it no more.
+    socket.on('room:removed', ({ room }) => {
+      if (state.room && state.room.name === room) {
+        state.removedFrom = room;
+        updateSendForm();
+        $('send-note').textContent = `You were removed from ${room}.`;
+      }
+      reloadLists();
     });
     socket.on('stream:start', (stream) => {
       const atEnd = isAtEnd();
@@ -953,6 +1290,56 @@
       }
       reloadAgentsSoon();
     });
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Live numbers (admins): GET /stats every 5 s while the page is open
+  // ---------------------------------------------------------------------------------------
+
+  const LIVE_FIELDS = [
+    ['live-connections', 'connections', (n) => String(n)],
+    ['live-rate', 'messages_per_second', (n) => n.toFixed(1)],
+    ['live-rooms', 'rooms', (n) => String(n)],
+    ['live-agents', 'agents', (n) => String(n)],
+  ];
+
+  function startLive() {
+    stopLive();
+    pollLive();
+    state.liveTimer = setInterval(() => pollLive(), LIVE_EVERY);
+  }
+
+  function stopLive() {
+    clearInterval(state.liveTimer);
+    state.liveTimer = null;
+    state.liveTicket = null;
+    showLive(null);
+  }
+
+  async function pollLive() {
+    if (!isAdmin()) return;
+    const ticket = {};
+    state.liveTicket = ticket;
+    let stats = null;
+    try {
+      stats = await api('/stats');
+      // Anything but the numbers this panel knows counts as unavailable too.
+      if (!stats || LIVE_FIELDS.some(([, key]) => typeof stats[key] !== 'number')) stats = null;
+    } catch (_) {
+      stats = null; // 404 until the route exists, 403, a network error: "unavailable"
+    }
+    if (state.liveTicket !== ticket) return; // signed out, or a newer poll answered
+    showLive(stats, true);
+  }
+
+  /** The numbers, or dashes and "unavailable" (`polled`: a poll answered; else: reset). */
+  function showLive(stats, polled) {
+    for (const [id, key, format] of LIVE_FIELDS) {
+      const text = stats ? format(stats[key]) : '—';
+      if ($(id).textContent !== text) $(id).textContent = text;
+    }
+    const note = !polled ? '' : stats ? `Updated ${new Date().toLocaleTimeString()}` : 'unavailable';
+    setStatus('live-status', note, polled && !stats);
   }
 
   // ---------------------------------------------------------------------------------------
@@ -1439,6 +1826,23 @@
       if (state.me) showView(viewFromHash(), true);
     });
     $('older').addEventListener('click', () => loadOlder());
+    $('messages').parentElement.addEventListener('scroll', () => onMessagesScroll(), { passive: true });
+    $('room-archive').addEventListener('click', () => toggleArchive());
+    $('member-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      addMember();
+    });
+    $('member-remove').addEventListener('click', () => removeMember());
+    $('dm-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      sendDm();
+    });
+    $('dm-body').addEventListener('keydown', (event) => {
+      if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        $('dm-form').requestSubmit();
+      }
+    });
     $('send-form').addEventListener('submit', (event) => {
       event.preventDefault();
       sendMessage();

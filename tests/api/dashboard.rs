@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::support::{
-    Backend, Sio, TestApp, assert_ok, expect_json, get_agent, join, me, me_status, post_to, send,
-    spawn_app, token_ids, tokens_of,
+    Backend, Sio, TestApp, assert_error, assert_ok, expect_json, get_agent, join, joined, me,
+    me_status, post_to, send, spawn_app, token_ids, tokens_of,
 };
 
 const CSP: &str = "default-src 'self'";
@@ -447,24 +447,37 @@ impl Browser {
         }
     }
 
-    /// Clicks the control with this role and name (with the mouse, at its centre).
+    /// Clicks the control with this role and name (with the mouse, at its centre); found again
+    /// when the page redrew it (a list reloaded) between finding and clicking.
     async fn click_named(&mut self, role: &str, name: &str) {
-        let node = self.wait_named(role, name).await;
-        self.click(node).await;
+        let deadline = tokio::time::Instant::now() + PAGE_WAIT;
+        loop {
+            let node = self.wait_named(role, name).await;
+            match self.try_click(node).await {
+                Ok(()) => return,
+                Err(e) if tokio::time::Instant::now() > deadline => {
+                    panic!("clicking {role} {name:?}: {e}")
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
     }
 
     /// A left click at the centre of the node, as a mouse does it.
     async fn click(&mut self, node: i64) {
+        self.try_click(node).await.unwrap();
+    }
+
+    /// A click, or why the node could not be clicked (gone from the page, not on screen).
+    async fn try_click(&mut self, node: i64) -> Result<(), Value> {
         self.call("DOM.scrollIntoViewIfNeeded", json!({"backendNodeId": node}))
-            .await
-            .unwrap();
+            .await?;
         let quads = self
             .call("DOM.getContentQuads", json!({"backendNodeId": node}))
-            .await
-            .unwrap();
+            .await?;
         let quad: Vec<f64> = quads["quads"][0]
             .as_array()
-            .expect("the node is on screen")
+            .ok_or_else(|| json!("the node is not on screen"))?
             .iter()
             .map(|v| v.as_f64().unwrap())
             .collect();
@@ -478,6 +491,7 @@ impl Browser {
             .await
             .unwrap();
         }
+        Ok(())
     }
 
     /// Types `text` into the text field labelled `label` (focused first, like a click into it).
@@ -545,6 +559,44 @@ impl Browser {
         self.call("Input.dispatchKeyEvent", down).await.unwrap();
         let up = json!({"type": "keyUp", "key": key, "code": key, "windowsVirtualKeyCode": code});
         self.call("Input.dispatchKeyEvent", up).await.unwrap();
+    }
+
+    /// Turns the mouse wheel over the centre of the node (negative `delta_y`: up), as a person
+    /// scrolls a list.
+    async fn wheel(&mut self, node: i64, delta_y: f64) {
+        let quads = self
+            .call("DOM.getContentQuads", json!({"backendNodeId": node}))
+            .await
+            .unwrap();
+        let quad: Vec<f64> = quads["quads"][0]
+            .as_array()
+            .expect("the node is on screen")
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        let x = (quad[0] + quad[2] + quad[4] + quad[6]) / 4.0;
+        let y = (quad[1] + quad[3] + quad[5] + quad[7]) / 4.0;
+        self.call(
+            "Input.dispatchMouseEvent",
+            json!({"type": "mouseMoved", "x": x, "y": y}),
+        )
+        .await
+        .unwrap();
+        self.call(
+            "Input.dispatchMouseEvent",
+            json!({"type": "mouseWheel", "x": x, "y": y, "deltaX": 0, "deltaY": delta_y}),
+        )
+        .await
+        .unwrap();
+    }
+
+    /// Makes the browser refuse requests to URLs matching these patterns (none: all allowed
+    /// again), as a failing network or a missing route would.
+    async fn block_urls(&mut self, patterns: &[&str]) {
+        self.call("Network.enable", json!({})).await.unwrap();
+        self.call("Network.setBlockedURLs", json!({"urls": patterns}))
+            .await
+            .unwrap();
     }
 
     /// The backend node id of the element a JavaScript expression answers, if any.
@@ -1477,5 +1529,456 @@ async fn the_dashboard_shows_agents_their_own_tokens_and_pages_the_audit() {
     );
 
     page.close().await;
+    app.stop().await;
+}
+
+/// Whether the room list is being reloaded.
+const ROOMS_BUSY: &str = "document.getElementById('rooms').hasAttribute('aria-busy')";
+
+/// The open room's name as shown.
+const ROOM_NAME: &str = "document.getElementById('room-name').textContent";
+
+/// The send box as a person meets it: whether it takes text, and the note under it.
+const SEND_BOX: &str = r#"(() => ({
+    disabled: document.getElementById('body').disabled,
+    button: document.querySelector('#send-form button').disabled,
+    note: document.getElementById('send-note').textContent,
+    flags: document.getElementById('room-flags').textContent,
+}))()"#;
+
+/// An archived room is read-only (SPEC §3). Its creator archives it from the page: the REST
+/// room says archived, a socket already in it may no longer send (`forbidden`), the page
+/// shows it archived with its send box disabled. Unarchived, the room takes messages again,
+/// the page's own included. Someone else's room has no such control, and an agent that is
+/// no admin sees no Live panel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_archives_and_unarchives_a_room() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let keeper = app.create_agent("keeper", "agent").await;
+    let visitor_key = app.create_agent("visitor", "agent").await;
+    app.create_room(&keeper, "attic").await;
+    app.create_room(&visitor_key, "porch").await;
+    let visitor = joined(&app, &visitor_key, "attic").await;
+
+    let mut page = Browser::signed_in(&app, &keeper, "porch").await;
+    page.wait_until("porch is open", ROOM_NAME, |v| v == "porch")
+        .await;
+    assert!(
+        page.find_named(None, "button", "Archive room")
+            .await
+            .is_empty(),
+        "only its creator or an admin archives a room"
+    );
+    assert!(
+        page.find_named(None, "heading", "Live").await.is_empty(),
+        "the Live panel is for admins"
+    );
+
+    page.click_named("button", "attic").await;
+    page.wait_until("attic is open", ROOM_NAME, |v| v == "attic")
+        .await;
+    page.wait_until("the send box takes text", SEND_BOX, |b| {
+        b["disabled"] == false && b["button"] == false
+    })
+    .await;
+    page.click_named("button", "Archive room").await;
+    page.wait_named("button", "Unarchive room").await;
+    let room = expect_json(
+        app.get("/api/v1/rooms/attic", &keeper).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(room["archived"], true, "{room}");
+    let ack = visitor
+        .emit("message:send", json!({"room": "attic", "body": "too late"}))
+        .await;
+    assert_error(&ack, "forbidden");
+    let shown = page
+        .wait_until("the send box is disabled", SEND_BOX, |b| {
+            b["disabled"] == true && b["button"] == true
+        })
+        .await;
+    assert!(
+        shown["flags"].as_str().unwrap().contains("archived"),
+        "{shown}"
+    );
+    assert!(
+        shown["note"].as_str().unwrap().contains("archived"),
+        "{shown}"
+    );
+    assert!(page.unnamed_controls().await.is_empty());
+
+    // Reloaded, the room list keeps it, archived; opened again (a join is refused now), it is
+    // read-only still.
+    page.click_named("button", "Reload rooms and agents").await;
+    page.wait_until("the room list is reloaded", ROOMS_BUSY, |v| v == false)
+        .await;
+    page.click_named("button", "porch").await;
+    page.wait_until("porch is open", ROOM_NAME, |v| v == "porch")
+        .await;
+    let rooms = page.eval(ROOMS).await.unwrap();
+    assert!(
+        room_text(&rooms, "attic").is_some_and(|t| t.contains("archived")),
+        "the room list keeps it, archived: {rooms}"
+    );
+    page.click_named("button", "attic").await;
+    page.wait_until("attic is open", ROOM_NAME, |v| v == "attic")
+        .await;
+    page.wait_until("attic is read-only", SEND_BOX, |b| {
+        b["disabled"] == true && b["note"] == "This room is archived: read-only."
+    })
+    .await;
+
+    // Unarchived: sends work again, from the visitor's socket and from the page's send box
+    // (the page joins the room again).
+    page.click_named("button", "Unarchive room").await;
+    page.wait_named("button", "Archive room").await;
+    let room = expect_json(
+        app.get("/api/v1/rooms/attic", &keeper).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(room["archived"], false, "{room}");
+    send(&visitor, "attic", "open again").await;
+    page.wait_until("the send box takes text again", SEND_BOX, |b| {
+        b["disabled"] == false && b["note"] == ""
+    })
+    .await;
+    page.fill("Message", "welcome back").await;
+    page.press("Enter").await;
+    let new = visitor.next_event("message:new").await;
+    assert_eq!(new["room"], "attic");
+    assert_eq!(new["body"], "welcome back");
+    assert_eq!(new["sender"]["name"], "keeper");
+
+    page.close().await;
+    visitor.close().await;
+    app.stop().await;
+}
+
+/// The members form's status line.
+const MEMBER_STATUS: &str = "document.getElementById('member-status').textContent";
+
+/// A private room's creator manages its members from the page (the hub lists none: by name).
+/// Added, the agent's socket may join; removing asks first (Escape keeps it), then the hub
+/// takes that socket out of the room (`room:removed`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_adds_and_removes_a_private_rooms_member() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let owner = app.create_agent("owner", "agent").await;
+    let guest_key = app.create_agent("guest", "agent").await;
+    app.create_private_room(&owner, "vault").await;
+    app.create_room(&owner, "hall").await;
+    let guest = Sio::connect(app.addr, &guest_key).await;
+    let ack = guest.emit("room:join", json!({"room": "vault"})).await;
+    assert_error(&ack, "not_found");
+
+    // A public room has no members to manage.
+    let mut page = Browser::signed_in(&app, &owner, "hall").await;
+    page.wait_until("hall is open", ROOM_NAME, |v| v == "hall")
+        .await;
+    assert!(
+        page.find_named(None, "button", "Add member")
+            .await
+            .is_empty()
+    );
+
+    page.click_named("button", "vault").await;
+    page.wait_until("vault is open", ROOM_NAME, |v| v == "vault")
+        .await;
+    page.wait_named("button", "Add member").await;
+    assert!(page.unnamed_controls().await.is_empty());
+    page.fill("Member (agent name)", "guest").await;
+    page.click_named("button", "Add member").await;
+    page.wait_until("the member is added", MEMBER_STATUS, |v| {
+        v == "Added guest to vault."
+    })
+    .await;
+    join(&guest, "vault").await;
+    page.wait_until(
+        "guest shows here",
+        "document.getElementById('members').innerText",
+        |v| v.as_str().is_some_and(|t| t.contains("guest")),
+    )
+    .await;
+
+    // Remove asks first: Escape (the focus starts on Cancel) keeps the member.
+    page.fill("Member (agent name)", "guest").await;
+    page.click_named("button", "Remove member").await;
+    let dialog = page
+        .wait_until("the confirmation", CONFIRM, |c| c["open"] == true)
+        .await;
+    assert_eq!(dialog["focus"], "Cancel", "{dialog}");
+    assert!(
+        dialog["text"]
+            .as_str()
+            .unwrap()
+            .contains("Remove guest from vault?"),
+        "{dialog}"
+    );
+    page.press("Escape").await;
+    page.wait_until("the confirmation closes", CONFIRM, |c| c["open"] == false)
+        .await;
+    guest
+        .assert_no_event("room:removed", Duration::from_millis(300))
+        .await;
+
+    // Confirmed (behind the modal dialog the page is inert: the only Remove member is its).
+    page.click_named("button", "Remove member").await;
+    page.wait_until("the confirmation", CONFIRM, |c| c["open"] == true)
+        .await;
+    page.click_named("button", "Remove member").await;
+    let removed = guest.next_event("room:removed").await;
+    assert_eq!(removed["room"], "vault", "{removed}");
+    page.wait_until("the member is removed", MEMBER_STATUS, |v| {
+        v == "Removed guest from vault."
+    })
+    .await;
+    let ack = guest.emit("room:join", json!({"room": "vault"})).await;
+    assert_error(&ack, "not_found");
+
+    page.close().await;
+    guest.close().await;
+    app.stop().await;
+}
+
+/// A DM from the page: `Message abe` addresses the New DM form, Enter sends the first message
+/// (as `dm:send`), the other agent's socket gets it, and the page opens `dm:abe:zoe` (the two
+/// names sorted), where the send box and the other agent's answers carry on the talk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_opens_a_dm_with_an_agent() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let zoe = app.create_agent("zoe", "agent").await;
+    let abe_key = app.create_agent("abe", "agent").await;
+    app.create_room(&zoe, "lounge").await;
+    let abe = Sio::connect(app.addr, &abe_key).await;
+
+    let mut page = Browser::signed_in(&app, &zoe, "lounge").await;
+    assert!(
+        page.find_named(None, "button", "Message zoe")
+            .await
+            .is_empty(),
+        "no DM to oneself"
+    );
+    page.click_named("button", "Message abe").await;
+    page.wait_until(
+        "the form is addressed to abe, the focus on its message",
+        "[document.getElementById('dm-to').value, document.activeElement.id]",
+        |v| v == &json!(["abe", "dm-body"]),
+    )
+    .await;
+    page.fill("First message", "Hi <b>abe</b>").await;
+    page.press("Enter").await;
+
+    let first = abe.next_event("message:new").await;
+    assert_eq!(first["room"], "dm:abe:zoe", "{first}");
+    assert_eq!(first["body"], "Hi <b>abe</b>");
+    assert_eq!(first["sender"]["name"], "zoe");
+    page.wait_until("the DM room is open", ROOM_NAME, |v| v == "dm:abe:zoe")
+        .await;
+    let shown = page
+        .wait_until("the first message, as text", MESSAGES, |m| {
+            with_text(m, "Hi <b>abe</b>")
+                .first()
+                .is_some_and(|m| m["markup"] == 0)
+        })
+        .await;
+    assert_eq!(shown.as_array().unwrap().len(), 1, "{shown}");
+    let rooms = page.eval(ROOMS).await.unwrap();
+    assert!(
+        room_text(&rooms, "dm:abe:zoe").is_some_and(|t| t.contains("DM")),
+        "{rooms}"
+    );
+    assert_eq!(
+        page.eval("document.activeElement.id").await.unwrap(),
+        "body",
+        "the focus moves on to the DM room's send box"
+    );
+
+    // The talk goes on in the DM room, both ways.
+    page.fill("Message", "second").await;
+    page.press("Enter").await;
+    let second = abe.next_event("message:new").await;
+    assert_eq!(second["room"], "dm:abe:zoe", "{second}");
+    assert_eq!(second["body"], "second");
+    let ack = abe
+        .send_dm(json!({"to": "zoe", "body": "hello back"}))
+        .await;
+    assert_ok(&ack);
+    page.wait_until("abe's answer, live", MESSAGES, |m| {
+        !with_text(m, "hello back").is_empty()
+    })
+    .await;
+    let dm = expect_json(
+        app.get("/api/v1/rooms/dm:abe:zoe", &abe_key).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(dm["private"], true, "{dm}");
+    assert_eq!(dm["created_by"], "zoe", "{dm}");
+
+    page.close().await;
+    abe.close().await;
+    app.stop().await;
+}
+
+/// The seqs shown, in page order.
+const SEQS: &str =
+    "[...document.querySelectorAll('#messages li[data-seq]')].map((li) => Number(li.dataset.seq))";
+
+/// Where message #71 sits in the scrolled message list.
+const SEQ_71: &str = r#"(() => {
+    const pane = document.querySelector('.messages-pane');
+    const li = document.querySelector('#messages li[data-seq="71"]');
+    return { scrollTop: pane.scrollTop, offset: li.getBoundingClientRect().top - pane.getBoundingClientRect().top };
+})()"#;
+
+/// Test-only: from now on the page's Socket.IO client loses every `message:new` of seq `n`
+/// (a lost delivery, as around a reconnect); `window.lost` counts them.
+fn lose_message(seq: i64) -> String {
+    format!(
+        "(() => {{ window.lost = 0; const onevent = io.Socket.prototype.onevent; \
+         io.Socket.prototype.onevent = function (packet) {{ \
+           const [name, data] = packet.data || []; \
+           if (name === 'message:new' && data && data.seq === {seq}) {{ window.lost += 1; return; }} \
+           return onevent.call(this, packet); }}; return true; }})()"
+    )
+}
+
+/// History pages upward as a person scrolls: the first page is the newest 50; the wheel at the
+/// top of the list brings the 50 before (the messages read stay where they were), then the
+/// rest. A `message:new` whose seq jumps past the last one shown (the one between was lost)
+/// is filled from history.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_pages_history_upward_on_scroll_and_fills_gaps() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let viewer = app.create_agent("viewer", "agent").await;
+    let writer_key = app.create_agent("writer", "agent").await;
+    app.create_room(&writer_key, "log").await;
+    for i in 1..=120 {
+        app.post_message(&writer_key, "log", &format!("entry {i}"))
+            .await;
+    }
+
+    let mut page = Browser::signed_in(&app, &viewer, "log").await;
+    let seqs = page
+        .wait_until("the newest page", SEQS, |s| {
+            s.as_array().is_some_and(|a| a.len() == 50)
+        })
+        .await;
+    assert_eq!(seqs, json!((71..=120).collect::<Vec<i64>>()));
+    let pane = page
+        .node_of("document.querySelector('.messages-pane')")
+        .await
+        .unwrap();
+    let at = page.eval(SEQ_71).await.unwrap();
+    assert!(
+        at["scrollTop"].as_f64().unwrap() > 0.0,
+        "it opens at the newest: {at}"
+    );
+
+    page.wheel(pane, -100_000.0).await;
+    let seqs = page
+        .wait_until("the page before", SEQS, |s| {
+            s.as_array().is_some_and(|a| a.len() >= 100)
+        })
+        .await;
+    assert_eq!(seqs, json!((21..=120).collect::<Vec<i64>>()));
+    // What was at the top is still in view, near the top: the older page came in above it.
+    let at = page.eval(SEQ_71).await.unwrap();
+    let offset = at["offset"].as_f64().unwrap();
+    assert!(
+        at["scrollTop"].as_f64().unwrap() > 0.0 && (-5.0..120.0).contains(&offset),
+        "the scroll position is kept: {at}"
+    );
+
+    page.wheel(pane, -100_000.0).await;
+    page.wait_until("the whole history", SEQS, |s| {
+        s == &json!((1..=120).collect::<Vec<i64>>())
+    })
+    .await;
+    page.wait_until(
+        "nothing older to load",
+        "document.getElementById('older').hidden",
+        |v| v == true,
+    )
+    .await;
+
+    // #121 never reaches the page; #122 does, and the page fills what is between.
+    assert_eq!(page.eval(&lose_message(121)).await.unwrap(), true);
+    let writer = joined(&app, &writer_key, "log").await;
+    send(&writer, "log", "lost on the way").await;
+    send(&writer, "log", "after the gap").await;
+    let shown = page
+        .wait_until("the gap is filled", MESSAGES, |m| {
+            !with_text(m, "lost on the way").is_empty() && !with_text(m, "after the gap").is_empty()
+        })
+        .await;
+    assert_eq!(page.eval("window.lost").await.unwrap(), 1, "{shown}");
+    assert_eq!(
+        page.eval(SEQS).await.unwrap(),
+        json!((1..=122).collect::<Vec<i64>>())
+    );
+
+    page.close().await;
+    writer.close().await;
+    app.stop().await;
+}
+
+/// The Live panel as shown: its four numbers and its status line.
+const LIVE: &str = r#"(() => ({
+    connections: document.getElementById('live-connections').textContent,
+    rate: document.getElementById('live-rate').textContent,
+    rooms: document.getElementById('live-rooms').textContent,
+    agents: document.getElementById('live-agents').textContent,
+    status: document.getElementById('live-status').textContent,
+}))()"#;
+
+fn live_number(live: &Value, key: &str) -> Option<f64> {
+    live[key].as_str()?.parse().ok()
+}
+
+/// Admins see live numbers (`GET /api/v1/stats`, polled every 5 s): the page's own socket
+/// among the connections, the hub's rooms and agents; a new socket shows at the next poll;
+/// when the numbers cannot be had, the panel says "unavailable", and recovers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_admins_live_numbers() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let agent_key = app.create_agent("worker", "agent").await;
+    app.create_room(&agent_key, "floor").await;
+
+    let mut page = Browser::signed_in_as(&app, &app.admin_key).await;
+    page.wait_named("heading", "Live").await;
+    let live = page
+        .wait_until("a connection (the page's own)", LIVE, |l| {
+            live_number(l, "connections").is_some_and(|n| n >= 1.0)
+        })
+        .await;
+    assert_eq!(live["rooms"], "1", "{live}");
+    assert_eq!(live["agents"], "2", "admin and worker: {live}");
+    assert!(live_number(&live, "rate").is_some(), "{live}");
+    let before = live_number(&live, "connections").unwrap();
+
+    let socket = Sio::connect(app.addr, &agent_key).await;
+    page.wait_until("one more connection, at a later poll", LIVE, |l| {
+        live_number(l, "connections").is_some_and(|n| n > before)
+    })
+    .await;
+
+    // Any error (here the browser refuses the request): "unavailable", no stale numbers.
+    page.block_urls(&["*/api/v1/stats*"]).await;
+    let live = page
+        .wait_until("unavailable", LIVE, |l| l["status"] == "unavailable")
+        .await;
+    assert_eq!(live["connections"], "—", "{live}");
+    page.block_urls(&[]).await;
+    page.wait_until("the numbers again", LIVE, |l| {
+        l["status"] != "unavailable" && live_number(l, "connections").is_some()
+    })
+    .await;
+    assert!(page.unnamed_controls().await.is_empty());
+
+    page.close().await;
+    socket.close().await;
     app.stop().await;
 }
