@@ -1982,3 +1982,221 @@ async fn the_dashboard_shows_admins_live_numbers() {
     socket.close().await;
     app.stop().await;
 }
+
+/// The connection indicator in the page's header ("live" once its socket is connected).
+const CONN: &str = "document.getElementById('conn').textContent";
+
+/// The page stays open across a restart of the `agenthub` process (same port, same SQLite
+/// file): its Socket.IO client reconnects by itself and rejoins the room with `since`, so a
+/// message posted while the page was still away shows, once, and so do the next ones, live.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_survives_a_server_restart() {
+    use crate::support::TestDb;
+    use crate::support::processes::HubProcess;
+
+    let db = TestDb::new(Backend::Sqlite).await;
+    let (mut hub, admin) = HubProcess::start(db.dir.path(), &db.url, &[]).await;
+    hub.wait_ready(Duration::from_secs(30)).await;
+    let api = hub.api();
+    api.create_room(&admin, "deck").await;
+    api.post_message(&admin, "deck", "before the restart").await;
+
+    let mut page = Browser::open(&format!("{}/", hub.base())).await;
+    page.wait_until("the scripts run", "document.body.dataset.ready", |v| {
+        v == "yes"
+    })
+    .await;
+    page.sign_in(&admin).await;
+    page.click_named("button", "deck").await;
+    page.wait_until("deck is open", ROOM_NAME, |v| v == "deck")
+        .await;
+    page.wait_until("the first message", MESSAGES, |m| {
+        !with_text(m, "before the restart").is_empty()
+    })
+    .await;
+    page.wait_until("the socket is live", CONN, |v| v == "live")
+        .await;
+
+    // The server goes (SIGTERM, a clean exit): the page notices; nothing can be posted now.
+    hub.terminate().await;
+    page.wait_until("the page sees the server gone", CONN, |v| v != "live")
+        .await;
+    let refused = api
+        .http
+        .post(api.url("/api/v1/rooms/deck/messages"))
+        .bearer_auth(&admin)
+        .json(&json!({"body": "while down"}))
+        .send()
+        .await;
+    assert!(refused.is_err(), "nothing listens while the server is down");
+
+    // Back on the same port and database. The page is kept away from the socket a little
+    // longer (the browser refuses its Socket.IO requests), so that the next message is
+    // posted before it is back: it must come with the rejoin's `since`, not live.
+    page.block_urls(&["*/socket.io/*"]).await;
+    hub.restart().await;
+    hub.wait_ready(Duration::from_secs(30)).await;
+    let missed = api
+        .post_message(&admin, "deck", "while the page was away")
+        .await;
+    assert_ne!(page.eval(CONN).await.unwrap(), "live", "still away");
+    page.block_urls(&[]).await;
+    page.wait_until("the page reconnects", CONN, |v| v == "live")
+        .await;
+    let shown = page
+        .wait_until(
+            "the message posted while the page was away",
+            MESSAGES,
+            |m| !with_text(m, "while the page was away").is_empty(),
+        )
+        .await;
+    assert_eq!(
+        with_text(&shown, "while the page was away")[0]["seq"],
+        missed["seq"]
+    );
+
+    // And live again after that, without a reload.
+    let live = api.post_message(&admin, "deck", "after the restart").await;
+    let shown = page
+        .wait_until("a live message after the restart", MESSAGES, |m| {
+            !with_text(m, "after the restart").is_empty()
+        })
+        .await;
+    assert_eq!(
+        with_text(&shown, "after the restart")[0]["seq"],
+        live["seq"]
+    );
+    for text in [
+        "before the restart",
+        "while the page was away",
+        "after the restart",
+    ] {
+        assert_eq!(with_text(&shown, text).len(), 1, "{text} once: {shown}");
+    }
+    assert!(with_text(&shown, "while down").is_empty(), "{shown}");
+    assert_eq!(shown.as_array().unwrap().len(), 3, "{shown}");
+
+    page.close().await;
+    hub.terminate().await;
+}
+
+/// A tiny program of the official Socket.IO client (required from `clients/node`): connects
+/// with the key, joins the room, sends the body, prints both acks as JSON, exits 0 when both
+/// are ok.
+const NODE_SENDER: &str = r#"
+import { createRequire } from "node:module";
+const [client, url, key, room, body] = process.argv.slice(2);
+const { io } = createRequire(`${client}/package.json`)("socket.io-client");
+const socket = io(url, { auth: { token: key }, reconnection: false });
+const fail = (why) => { console.error(why); process.exit(1); };
+setTimeout(() => fail("timed out"), 15000).unref();
+socket.on("connect_error", (err) => fail(`connect_error: ${err.message}`));
+socket.on("connect", async () => {
+  const joined = await socket.timeout(5000).emitWithAck("room:join", { room });
+  console.log(JSON.stringify({ joined: joined.ok }));
+  if (!joined.ok) fail(JSON.stringify(joined));
+  const sent = await socket.timeout(5000).emitWithAck("message:send", { room, body });
+  console.log(JSON.stringify(sent));
+  socket.close();
+  process.exit(sent.ok ? 0 : 1);
+});
+"#;
+
+/// An admin mints a key for a new agent on the page; the real JavaScript Socket.IO client,
+/// run as a Node process with that key, sends markup that the page shows as text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_minted_on_the_page_works_from_a_real_socket_io_client() {
+    let node_client = concat!(env!("CARGO_MANIFEST_DIR"), "/clients/node");
+    assert!(
+        std::path::Path::new(node_client)
+            .join("node_modules/socket.io-client/package.json")
+            .exists(),
+        "socket.io-client is not installed: run `bash .ci/run`, or `npm ci --prefix clients/node`"
+    );
+    let app = spawn_app(Backend::Sqlite).await;
+    app.create_room(&app.admin_key, "ops").await;
+    let mut page = Browser::signed_in_as(&app, &app.admin_key).await;
+
+    page.click_named("link", "Agents").await;
+    page.wait_until("the Agents view", VIEW, shows("agents"))
+        .await;
+    page.fill("Name", "runner").await;
+    page.choose("Role", "agent").await;
+    page.click_named("button", "Create agent").await;
+    page.click_named("button", "runner").await;
+    page.wait_until(
+        "runner's detail",
+        "document.getElementById('agent-detail-title').textContent",
+        |v| v == "runner",
+    )
+    .await;
+    page.fill("Token name", "node").await;
+    page.click_named("button", "Create token").await;
+    let shown = page
+        .wait_until("the new key", NEW_KEY, |v| !v.is_null())
+        .await;
+    let key = shown["key"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("ahk_"), "{key}");
+
+    // The page shows the room, live, while the Node client says something in it.
+    page.click_named("link", "Rooms").await;
+    page.wait_until("the Rooms view", VIEW, shows("rooms"))
+        .await;
+    page.click_named("button", "ops").await;
+    page.wait_until("ops is open", ROOM_NAME, |v| v == "ops")
+        .await;
+    page.wait_until("the socket is live", CONN, |v| v == "live")
+        .await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("send.mjs");
+    std::fs::write(&script, NODE_SENDER).unwrap();
+    let mut cmd = std::process::Command::new("node");
+    cmd.current_dir(dir.path())
+        .arg(&script)
+        .args([
+            node_client,
+            &app.base,
+            &key,
+            "ops",
+            "<script>alert(1)</script>",
+        ])
+        .stdin(std::process::Stdio::null());
+    let run = tokio::task::spawn_blocking(move || cmd.output());
+    let out = tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("the Node client finishes")
+        .unwrap()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report = format!(
+        "node exited with {}\n--- stdout\n{stdout}--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    let ack: Value = serde_json::from_str(stdout.lines().last().unwrap()).expect(&report);
+    assert_eq!(ack["ok"], true, "{report}");
+    assert_eq!(ack["message"]["sender"]["name"], "runner", "{report}");
+
+    let shown = page
+        .wait_until("the Node client's message, as text", MESSAGES, |m| {
+            with_text(m, "<script>alert(1)</script>")
+                .first()
+                .is_some_and(|m| m["markup"] == 0)
+        })
+        .await;
+    assert_eq!(
+        with_text(&shown, "<script>alert(1)</script>")[0]["seq"],
+        ack["message"]["seq"],
+        "{shown}"
+    );
+    let injected = page
+        .eval("document.querySelectorAll('#messages script').length")
+        .await
+        .unwrap();
+    assert_eq!(injected, 0);
+
+    page.close().await;
+    app.stop().await;
+}
