@@ -59,6 +59,8 @@
     readTimer: null,
     detail: null, // the agent whose detail is open
     tokens: [], // its tokens
+    card: null, // its card (SPEC §12), null when it has published none
+    cardError: null, // why its card could not be loaded
     audit: null, // the audit view's filter and paging: freshAudit()
   };
 
@@ -520,6 +522,7 @@
       setStatus('room-status', '');
       setStatus('member-status', '');
       $('member-form').reset();
+      $('room-topic-edit').value = room.topic || '';
     }
     for (const link of document.querySelectorAll('#rooms .room-link')) {
       const current = link.textContent === room.name;
@@ -569,7 +572,31 @@
     archive.classList.toggle('danger', !room.archived);
     archive.classList.toggle('secondary', Boolean(room.archived));
     $('manage-members').hidden = !(owner && room.private);
+    $('topic-form').hidden = !owner;
     updateSendForm();
+  }
+
+  /** `PATCH /rooms/{name}` `{"topic"}` from the room head's form (an empty topic clears it). */
+  async function saveTopic() {
+    const room = state.room;
+    if (!room || !mayManage(room)) return;
+    const topic = $('room-topic-edit').value.trim();
+    setStatus('room-status', 'Saving the topic…');
+    let changed;
+    try {
+      changed = await api(roomPath(room.name), { method: 'PATCH', body: { topic: topic || null } });
+    } catch (err) {
+      if (state.room === room) setStatus('room-status', `Topic not saved: ${err.message}`, true);
+      return;
+    }
+    Object.assign(room, changed);
+    const listed = state.rooms.find((r) => r.name === room.name);
+    if (listed && listed !== room) Object.assign(listed, changed);
+    renderRooms();
+    if (state.room !== room) return;
+    $('room-topic-edit').value = room.topic || '';
+    setStatus('room-status', room.topic ? `Saved the topic of ${room.name}.` : `Cleared the topic of ${room.name}.`);
+    renderRoomHead();
   }
 
   /** `PATCH /rooms/{name}` `{"archived"}`: an archived room is read-only (SPEC §3). */
@@ -1443,14 +1470,18 @@
       hideNewKey();
       setStatus('agent-status', '');
       setStatus('token-status', '');
+      setStatus('display-status', '');
+      setStatus('card-status', '');
       $('token-form').reset();
     }
     let agent;
     let tokens;
+    let card;
     try {
-      [agent, tokens] = await Promise.all([
+      [agent, tokens, card] = await Promise.all([
         api(agentPath(name)),
         listAll(`${agentPath(name)}/tokens`, 'tokens'),
+        loadCard(name),
       ]);
     } catch (err) {
       showError(`Could not load agent ${name}: ${err.message}`);
@@ -1458,6 +1489,12 @@
     }
     state.detail = agent;
     state.tokens = tokens;
+    state.card = card.card;
+    state.cardError = card.error;
+    if (switching) {
+      $('agent-display-edit').value = agent.display_name;
+      $('card-methods').value = card.card ? card.card.methods.join(', ') : '';
+    }
     renderDetail();
     renderAgentTable();
     if (focus) $('agent-detail-title').focus();
@@ -1489,7 +1526,118 @@
     toggle.hidden = !isAdmin();
     toggle.textContent = agent.disabled ? 'Enable' : 'Disable';
     toggle.classList.toggle('danger', !agent.disabled);
+    $('display-form').hidden = !isAdmin();
+    $('card-form').hidden = !(isAdmin() || self);
+    renderCard();
     renderTokens();
+  }
+
+  /** Whether `agent`'s detail is still the one open (it is reloaded as a new object). */
+  const stillOpen = (agent) => Boolean(state.detail && state.detail.name === agent.name);
+
+  /** `GET /agents/{name}/card`: `{card}` (null on 404: none published) or `{error}`. */
+  async function loadCard(name) {
+    try {
+      return { card: await api(`${agentPath(name)}/card`), error: null };
+    } catch (err) {
+      if (err.status === 404) return { card: null, error: null };
+      return { card: null, error: `Could not load the card: ${err.message}` };
+    }
+  }
+
+  /** The open agent's card: description, version, skills (id, name), methods. */
+  function renderCard() {
+    const view = $('card-view');
+    const card = state.card;
+    if (!card) {
+      view.replaceChildren(el('p', state.cardError ? 'status bad' : 'muted', state.cardError || 'No card'));
+      return;
+    }
+    const facts = el('dl', 'facts');
+    const fact = (term, value) => {
+      const dd = el('dd');
+      dd.append(value instanceof Node ? value : document.createTextNode(String(value)));
+      facts.append(el('dt', null, term), dd);
+    };
+    fact('Description', card.description || '—');
+    fact('Version', card.version || '—');
+    const skills = Array.isArray(card.skills) ? card.skills : [];
+    if (skills.length === 0) {
+      fact('Skills', 'none');
+    } else {
+      const list = el('ul', 'plain');
+      for (const skill of skills) {
+        const li = el('li');
+        li.append(el('code', null, skill.id), ' ', document.createTextNode(skill.name));
+        list.append(li);
+      }
+      fact('Skills', list);
+    }
+    if (card.methods.length === 0) {
+      fact('Methods', 'none');
+    } else {
+      const methods = el('span', 'methods');
+      card.methods.forEach((m, i) => {
+        if (i > 0) methods.append(', ');
+        methods.append(el('code', null, m));
+      });
+      fact('Methods', methods);
+    }
+    fact('Updated', timeEl(card.updated_at));
+    view.replaceChildren(facts);
+  }
+
+  /** `PATCH /agents/{name}` `{"display_name"}` (admins). */
+  async function saveDisplayName() {
+    const agent = state.detail;
+    if (!agent || !isAdmin()) return;
+    const displayName = $('agent-display-edit').value.trim();
+    if (!displayName) return;
+    setStatus('display-status', 'Saving…');
+    let changed;
+    try {
+      changed = await api(agentPath(agent.name), { method: 'PATCH', body: { display_name: displayName } });
+    } catch (err) {
+      if (stillOpen(agent)) setStatus('display-status', `Not saved: ${err.message}`, true);
+      return;
+    }
+    if (!stillOpen(agent)) return;
+    state.detail = Object.assign({}, state.detail, changed);
+    $('agent-display-edit').value = changed.display_name;
+    setStatus('display-status', `Saved: ${changed.name} is shown as ${changed.display_name}.`);
+    renderDetail();
+    try {
+      setAgents(await listAll('/agents', 'agents'));
+    } catch (_) { /* the list catches up on its next reload */ }
+  }
+
+  /**
+   * `PUT /agents/{name}/card` with the methods typed (comma-separated); a card already
+   * published keeps its skills, description and version.
+   */
+  async function publishCard() {
+    const agent = state.detail;
+    if (!agent) return;
+    const methods = $('card-methods').value.split(',').map((m) => m.trim()).filter(Boolean);
+    const card = state.card;
+    const body = { skills: card && Array.isArray(card.skills) ? card.skills : [], methods };
+    if (card && card.description !== null && card.description !== undefined) body.description = card.description;
+    if (card && card.version !== null && card.version !== undefined) body.version = card.version;
+    setStatus('card-status', 'Publishing…');
+    let published;
+    try {
+      published = await api(`${agentPath(agent.name)}/card`, { method: 'PUT', body });
+    } catch (err) {
+      if (stillOpen(agent)) setStatus('card-status', `Not published: ${err.message}`, true);
+      return;
+    }
+    if (!stillOpen(agent)) return;
+    state.card = published;
+    state.cardError = null;
+    $('card-methods').value = published.methods.join(', ');
+    const n = published.methods.length;
+    setStatus('card-status', `Published the card of ${agent.name} (${n} method${n === 1 ? '' : 's'}).`);
+    renderCard();
   }
 
   function renderTokens() {
@@ -1828,6 +1976,18 @@
     $('older').addEventListener('click', () => loadOlder());
     $('messages').parentElement.addEventListener('scroll', () => onMessagesScroll(), { passive: true });
     $('room-archive').addEventListener('click', () => toggleArchive());
+    $('topic-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      saveTopic();
+    });
+    $('display-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      saveDisplayName();
+    });
+    $('card-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      publishCard();
+    });
     $('member-form').addEventListener('submit', (event) => {
       event.preventDefault();
       addMember();

@@ -496,12 +496,18 @@ impl Browser {
 
     /// Types `text` into the text field labelled `label` (focused first, like a click into it).
     async fn fill(&mut self, label: &str, text: &str) {
-        let mut found = self.find_named(None, "textbox", label).await;
+        self.fill_in(None, label, text).await;
+    }
+
+    /// Types `text` into the text field labelled `label` under `root` (the document when
+    /// None), focused first like a click into it.
+    async fn fill_in(&mut self, root: Option<i64>, label: &str, text: &str) {
+        let mut found = self.find_named(root, "textbox", label).await;
         if found.is_empty() {
-            found = self.find_named(None, "combobox", label).await;
+            found = self.find_named(root, "combobox", label).await;
         }
         if found.is_empty() {
-            found = self.find_named(None, "spinbutton", label).await;
+            found = self.find_named(root, "spinbutton", label).await;
         }
         assert_eq!(
             found.len(),
@@ -511,6 +517,33 @@ impl Browser {
         self.call("DOM.focus", json!({"backendNodeId": found[0]}))
             .await
             .unwrap();
+        self.call("Input.insertText", json!({"text": text}))
+            .await
+            .unwrap();
+    }
+
+    /// Replaces the text of the field labelled `label` under `root` with `text`: the field
+    /// focused and its text selected (as a triple click does), then typed over.
+    async fn retype_in(&mut self, root: Option<i64>, label: &str, text: &str) {
+        let found = self.find_named(root, "textbox", label).await;
+        assert_eq!(
+            found.len(),
+            1,
+            "one text field labelled {label:?}: {found:?}"
+        );
+        let object = self
+            .call("DOM.resolveNode", json!({"backendNodeId": found[0]}))
+            .await
+            .unwrap();
+        self.call(
+            "Runtime.callFunctionOn",
+            json!({
+                "objectId": object["object"]["objectId"],
+                "functionDeclaration": "function () { this.focus(); this.select(); }",
+            }),
+        )
+        .await
+        .unwrap();
         self.call("Input.insertText", json!({"text": text}))
             .await
             .unwrap();
@@ -2196,6 +2229,164 @@ async fn a_key_minted_on_the_page_works_from_a_real_socket_io_client() {
         .await
         .unwrap();
     assert_eq!(injected, 0);
+
+    page.close().await;
+    app.stop().await;
+}
+
+/// The agent detail's status lines and card, as shown.
+const DETAIL_LINES: &str = r#"(() => ({
+    display: document.getElementById('display-status').textContent,
+    card: document.getElementById('card-status').textContent,
+    cardBad: document.getElementById('card-status').classList.contains('bad'),
+    shown: document.getElementById('card-view').innerText,
+    facts: document.getElementById('agent-facts').innerText,
+}))()"#;
+
+/// An admin edits an agent's display name and a room's topic, and publishes the agent's card
+/// (SPEC §12): methods typed comma-separated; a card already published keeps its skills and
+/// description; a bad method name shows the hub's error and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_edits_names_topics_and_cards() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let helper = app.create_agent("helper", "agent").await;
+    app.create_room(&helper, "lab").await;
+
+    let mut page = Browser::signed_in(&app, &app.admin_key, "lab").await;
+    page.wait_until("lab is open", ROOM_NAME, |v| v == "lab")
+        .await;
+
+    // The room's topic, from the form in its head (the New room form has a Topic too).
+    let head = page
+        .node_of("document.getElementById('topic-form')")
+        .await
+        .unwrap();
+    page.retype_in(Some(head), "Topic", "Plans <i>and</i> notes")
+        .await;
+    page.click_named("button", "Save topic").await;
+    page.wait_until(
+        "the topic is saved",
+        "document.getElementById('room-status').textContent",
+        |v| v == "Saved the topic of lab.",
+    )
+    .await;
+    let room = expect_json(app.get("/api/v1/rooms/lab", &helper).await, StatusCode::OK).await;
+    assert_eq!(room["topic"], "Plans <i>and</i> notes", "{room}");
+    let topic = page
+        .eval("document.getElementById('room-topic').textContent")
+        .await
+        .unwrap();
+    assert_eq!(topic, "Plans <i>and</i> notes");
+    assert!(page.unnamed_controls().await.is_empty());
+
+    // The agent's display name, from its detail (the New agent form has one too).
+    page.click_named("link", "Agents").await;
+    page.wait_until("the Agents view", VIEW, shows("agents"))
+        .await;
+    page.click_named("button", "helper").await;
+    page.wait_until("helper's detail, without a card", DETAIL_LINES, |d| {
+        d["shown"] == "No card"
+    })
+    .await;
+    let detail = page
+        .node_of("document.getElementById('agent-detail')")
+        .await
+        .unwrap();
+    page.retype_in(Some(detail), "Display name", "Helper <b>2</b>")
+        .await;
+    page.click_named("button", "Save").await;
+    let shown = page
+        .wait_until("the name is saved", DETAIL_LINES, |d| {
+            d["display"] == "Saved: helper is shown as Helper <b>2</b>."
+        })
+        .await;
+    assert!(
+        shown["facts"].as_str().unwrap().contains("Helper <b>2</b>"),
+        "{shown}"
+    );
+    let agent = get_agent(&app, "helper").await;
+    assert_eq!(agent["display_name"], "Helper <b>2</b>", "{agent}");
+    assert!(page.unnamed_controls().await.is_empty());
+
+    // A first card: the methods typed, comma-separated.
+    page.fill("Methods", "search, echo").await;
+    page.click_named("button", "Publish card").await;
+    let shown = page
+        .wait_until("the card is published", DETAIL_LINES, |d| {
+            d["card"] == "Published the card of helper (2 methods)."
+        })
+        .await;
+    let text = shown["shown"].as_str().unwrap();
+    assert!(text.contains("search") && text.contains("echo"), "{shown}");
+    let card = expect_json(
+        app.get("/api/v1/agents/helper/card", &helper).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(card["methods"], json!(["search", "echo"]), "{card}");
+    assert_eq!(card["skills"], json!([]), "{card}");
+
+    // The agent publishes skills and a description itself; published again from the page
+    // (once it shows them), they stay.
+    let res = app
+        .request(
+            reqwest::Method::PUT,
+            "/api/v1/agents/helper/card",
+            Some(&helper),
+        )
+        .json(&json!({
+            "description": "Finds <things>",
+            "skills": [{"id": "find", "name": "Find things"}],
+            "methods": ["search"],
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    page.click_named("button", "helper").await;
+    page.wait_until("the new card shows", DETAIL_LINES, |d| {
+        d["shown"]
+            .as_str()
+            .is_some_and(|t| t.contains("Finds <things>") && t.contains("Find things"))
+    })
+    .await;
+    page.retype_in(None, "Methods", "search, echo").await;
+    page.click_named("button", "Publish card").await;
+    page.wait_until("the card is published again", DETAIL_LINES, |d| {
+        d["card"] == "Published the card of helper (2 methods)."
+            && d["shown"].as_str().is_some_and(|t| t.contains("echo"))
+    })
+    .await;
+    let card = expect_json(
+        app.get("/api/v1/agents/helper/card", &helper).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(card["methods"], json!(["search", "echo"]), "{card}");
+    assert_eq!(card["description"], "Finds <things>", "{card}");
+    assert_eq!(
+        card["skills"],
+        json!([{"id": "find", "name": "Find things"}]),
+        "{card}"
+    );
+
+    // A bad method name: the hub's 400 message shows, and the card is unchanged.
+    page.retype_in(None, "Methods", "search, Bad Name").await;
+    page.click_named("button", "Publish card").await;
+    let shown = page
+        .wait_until("the error shows", DETAIL_LINES, |d| d["cardBad"] == true)
+        .await;
+    let status = shown["card"].as_str().unwrap();
+    assert!(
+        status.starts_with("Not published:") && status.contains("\"Bad Name\" must match"),
+        "{shown}"
+    );
+    let card = expect_json(
+        app.get("/api/v1/agents/helper/card", &helper).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(card["methods"], json!(["search", "echo"]), "{card}");
 
     page.close().await;
     app.stop().await;
