@@ -61,6 +61,8 @@
     tokens: [], // its tokens
     card: null, // its card (SPEC §12), null when it has published none
     cardError: null, // why its card could not be loaded
+    agentFilter: null, // the Agents list's filter query (`skill=…&method=…&online=true`), null: none
+    filteredAgents: null, // the agents that filter matched, as last loaded
     audit: null, // the audit view's filter and paging: freshAudit()
   };
 
@@ -414,6 +416,7 @@
     state.agentsById = new Map(agents.map((a) => [a.id, a]));
     renderAgents();
     renderAgentTable();
+    if (state.agentFilter) reloadFilteredAgents();
     if (state.view === 'audit') renderAudit(state.audit.events); // agents' names for their ids
     for (const id of ['audit-agent-names', 'dm-agent-names']) {
       $(id).replaceChildren(...agents.map((a) => {
@@ -1423,7 +1426,8 @@
       return;
     }
     const focused = focusKeyIn(rows);
-    rows.replaceChildren(...state.agents.map((agent) => {
+    const shown = state.agentFilter && state.filteredAgents ? state.filteredAgents : state.agents;
+    rows.replaceChildren(...shown.map((agent) => {
       const tr = el('tr');
       if (state.detail && state.detail.name === agent.name) tr.classList.add('current');
       const name = el('td');
@@ -1443,6 +1447,48 @@
       return tr;
     }));
     refocus(rows, focused);
+  }
+
+  /** The filter typed above the Agents list, as a query (null when nothing is asked). */
+  function agentFilterQuery() {
+    const params = new URLSearchParams();
+    const skill = $('agent-filter-skill').value.trim();
+    const method = $('agent-filter-method').value.trim();
+    if (skill) params.set('skill', skill);
+    if (method) params.set('method', method);
+    if ($('agent-filter-online').checked) params.set('online', 'true');
+    const query = params.toString();
+    return query || null;
+  }
+
+  /** `GET /agents?skill=&method=&online=true` (each optional, AND), every page of it. */
+  async function filterAgents() {
+    state.agentFilter = agentFilterQuery();
+    if (!state.agentFilter) {
+      state.filteredAgents = null;
+      setStatus('agent-filter-status', '');
+      renderAgentTable();
+      return;
+    }
+    setStatus('agent-filter-status', 'Filtering…');
+    await reloadFilteredAgents();
+  }
+
+  async function reloadFilteredAgents() {
+    const query = state.agentFilter;
+    if (!query) return;
+    let agents;
+    try {
+      agents = await listAll(`/agents?${query}`, 'agents');
+    } catch (err) {
+      if (state.agentFilter === query) setStatus('agent-filter-status', `Not filtered: ${err.message}`, true);
+      return;
+    }
+    if (state.agentFilter !== query) return; // a newer filter was asked meanwhile
+    state.filteredAgents = agents;
+    const n = agents.length;
+    setStatus('agent-filter-status', `${n} agent${n === 1 ? '' : 's'} match${n === 1 ? 'es' : ''} the filter.`);
+    renderAgentTable();
   }
 
   /** `POST /agents` from the form (admins). */
@@ -1473,6 +1519,7 @@
       setStatus('display-status', '');
       setStatus('card-status', '');
       $('token-form').reset();
+      $('skill-form').reset();
     }
     let agent;
     let tokens;
@@ -1528,6 +1575,7 @@
     toggle.classList.toggle('danger', !agent.disabled);
     $('display-form').hidden = !isAdmin();
     $('card-form').hidden = !(isAdmin() || self);
+    $('skill-form').hidden = !(isAdmin() || self);
     renderCard();
     renderTokens();
   }
@@ -1569,6 +1617,13 @@
       for (const skill of skills) {
         const li = el('li');
         li.append(el('code', null, skill.id), ' ', document.createTextNode(skill.name));
+        if (skill.description) li.append(' — ', document.createTextNode(skill.description));
+        if (canEditCard()) {
+          const remove = button('Remove', 'small skill-remove', () => removeSkill(skill.id));
+          remove.setAttribute('aria-label', `Remove skill ${skill.id}`);
+          remove.dataset.focusKey = `skill:${skill.id}`;
+          li.append(remove);
+        }
         list.append(li);
       }
       fact('Skills', list);
@@ -1585,6 +1640,66 @@
     }
     fact('Updated', timeEl(card.updated_at));
     view.replaceChildren(facts);
+  }
+
+  /** Admins and the agent itself may publish its card. */
+  function canEditCard() {
+    const agent = state.detail;
+    return Boolean(agent && (isAdmin() || (state.me && agent.id === state.me.id)));
+  }
+
+  /**
+   * `PUT /agents/{name}/card` with these skills; the published card keeps its methods,
+   * description and version. Answers whether it was published.
+   */
+  async function putSkills(skills, done) {
+    const agent = state.detail;
+    if (!agent) return false;
+    const card = state.card;
+    const body = { skills, methods: card && Array.isArray(card.methods) ? card.methods : [] };
+    if (card && card.description !== null && card.description !== undefined) body.description = card.description;
+    if (card && card.version !== null && card.version !== undefined) body.version = card.version;
+    setStatus('card-status', 'Publishing…');
+    let published;
+    try {
+      published = await api(`${agentPath(agent.name)}/card`, { method: 'PUT', body });
+    } catch (err) {
+      if (stillOpen(agent)) setStatus('card-status', `Not published: ${err.message}`, true);
+      return false;
+    }
+    if (!stillOpen(agent)) return false;
+    state.card = published;
+    state.cardError = null;
+    setStatus('card-status', done);
+    const focused = focusKeyIn($('card-view'));
+    renderCard();
+    refocus($('card-view'), focused);
+    return true;
+  }
+
+  const currentSkills = () => (state.card && Array.isArray(state.card.skills) ? state.card.skills : [])
+    .map((s) => (s.description ? { id: s.id, name: s.name, description: s.description } : { id: s.id, name: s.name }));
+
+  /** The skill typed in the form, added to the card (published at once). */
+  async function addSkill() {
+    const id = $('skill-id').value.trim();
+    const name = $('skill-name').value.trim();
+    const description = $('skill-description').value.trim();
+    if (!id || !name) return;
+    const skill = description ? { id, name, description } : { id, name };
+    const skills = currentSkills().filter((s) => s.id !== id).concat([skill]);
+    const agent = state.detail;
+    if (await putSkills(skills, `Added skill ${id} to the card of ${agent.name}.`)) $('skill-form').reset();
+  }
+
+  async function removeSkill(id) {
+    const agent = state.detail;
+    if (!agent) return;
+    const skills = currentSkills().filter((s) => s.id !== id);
+    if (await putSkills(skills, `Removed skill ${id} from the card of ${agent.name}.`)) {
+      // The Remove button went with the skill: the keyboard focus goes back to the form.
+      if (!document.activeElement || document.activeElement === document.body) $('skill-id').focus();
+    }
   }
 
   /** `PATCH /agents/{name}` `{"display_name"}` (admins). */
@@ -1987,6 +2102,14 @@
     $('card-form').addEventListener('submit', (event) => {
       event.preventDefault();
       publishCard();
+    });
+    $('skill-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      addSkill();
+    });
+    $('agent-filter').addEventListener('submit', (event) => {
+      event.preventDefault();
+      filterAgents();
     });
     $('member-form').addEventListener('submit', (event) => {
       event.preventDefault();

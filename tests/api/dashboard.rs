@@ -2391,3 +2391,165 @@ async fn the_dashboard_edits_names_topics_and_cards() {
     page.close().await;
     app.stop().await;
 }
+
+/// The names in the Agents list, as shown.
+const AGENT_ROWS: &str = "[...document.querySelectorAll('#agent-rows tr td:first-child button')].map((b) => b.textContent)";
+
+/// The skills of an agent's card from the REST API.
+async fn card_of(app: &TestApp, name: &str, key: &str) -> Value {
+    expect_json(
+        app.get(&format!("/api/v1/agents/{name}/card"), key).await,
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// An admin adds a skill to an agent's card and removes it (its methods kept), filters the
+/// Agents list by method and by presence (SPEC §12: `GET /agents?method=&online=true`), and
+/// opens a room with the keyboard alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_edits_skills_and_filters_agents() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let helper = app.create_agent("helper", "agent").await;
+    let live_key = app.create_agent("livewire", "agent").await;
+    app.create_agent("idler", "agent").await;
+    app.create_room(&helper, "lab").await;
+    app.create_room(&helper, "den").await;
+    app.post_message(&helper, "den", "in the <den>").await;
+    let res = app
+        .request(
+            reqwest::Method::PUT,
+            "/api/v1/agents/helper/card",
+            Some(&helper),
+        )
+        .json(&json!({"description": "Helps", "skills": [], "methods": ["echo"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let live = Sio::connect(app.addr, &live_key).await;
+
+    let mut page = Browser::signed_in(&app, &app.admin_key, "lab").await;
+    page.wait_until("lab is open", ROOM_NAME, |v| v == "lab")
+        .await;
+
+    // The keyboard alone: the room link focused, Enter opens the room and its messages.
+    page.eval(
+        "[...document.querySelectorAll('#rooms .room-link')].find((b) => b.textContent === 'den').focus(); true",
+    )
+    .await
+    .unwrap();
+    let focused = page
+        .eval("document.activeElement.textContent")
+        .await
+        .unwrap();
+    assert_eq!(focused, "den");
+    page.press("Enter").await;
+    page.wait_until("den is open", ROOM_NAME, |v| v == "den")
+        .await;
+    page.wait_until("den's message shows", MESSAGES, |m| {
+        !with_text(m, "in the <den>").is_empty()
+    })
+    .await;
+    // Tab moves on from the first room link to the second, in the list's order.
+    let links = page
+        .eval("[...document.querySelectorAll('#rooms .room-link')].map((b) => b.textContent)")
+        .await
+        .unwrap();
+    assert_eq!(links.as_array().unwrap().len(), 2, "{links}");
+    page.eval("document.querySelector('#rooms .room-link').focus(); true")
+        .await
+        .unwrap();
+    page.press("Tab").await;
+    let next = page
+        .eval("document.activeElement.textContent")
+        .await
+        .unwrap();
+    assert_eq!(next, links[1], "Tab goes to the next room link");
+
+    // A skill added from the page: published with the card's methods and description kept.
+    page.click_named("link", "Agents").await;
+    page.wait_until("the Agents view", VIEW, shows("agents"))
+        .await;
+    page.click_named("button", "helper").await;
+    page.wait_until("helper's card", DETAIL_LINES, |d| {
+        d["shown"].as_str().is_some_and(|t| t.contains("Helps"))
+    })
+    .await;
+    page.fill("Skill id", "find").await;
+    page.fill("Skill name", "Find <things>").await;
+    page.click_named("button", "Add skill").await;
+    page.wait_until("the skill is added", DETAIL_LINES, |d| {
+        d["card"] == "Added skill find to the card of helper."
+            && d["shown"]
+                .as_str()
+                .is_some_and(|t| t.contains("Find <things>"))
+    })
+    .await;
+    let card = card_of(&app, "helper", &helper).await;
+    assert_eq!(card["skills"][0]["id"], "find", "{card}");
+    assert_eq!(card["skills"][0]["name"], "Find <things>", "{card}");
+    assert_eq!(card["skills"].as_array().unwrap().len(), 1, "{card}");
+    assert_eq!(card["methods"], json!(["echo"]), "{card}");
+    assert_eq!(card["description"], "Helps", "{card}");
+    assert!(page.unnamed_controls().await.is_empty());
+
+    // A bad skill id: the hub's 400 message shows.
+    page.fill("Skill id", "x".repeat(65).as_str()).await;
+    page.fill("Skill name", "Too long").await;
+    page.click_named("button", "Add skill").await;
+    let shown = page
+        .wait_until("the error shows", DETAIL_LINES, |d| d["cardBad"] == true)
+        .await;
+    assert!(
+        shown["card"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("Not published:") && s.contains("64 characters")),
+        "{shown}"
+    );
+
+    // Removed again.
+    page.click_named("button", "Remove skill find").await;
+    page.wait_until("the skill is removed", DETAIL_LINES, |d| {
+        d["card"] == "Removed skill find from the card of helper."
+    })
+    .await;
+    let card = card_of(&app, "helper", &helper).await;
+    assert_eq!(card["skills"], json!([]), "{card}");
+    assert_eq!(card["methods"], json!(["echo"]), "{card}");
+
+    // Online only: the agent with a live socket is listed, the offline one is not.
+    page.wait_until("every agent listed", AGENT_ROWS, |v| {
+        v.as_array().is_some_and(|r| r.len() >= 4)
+    })
+    .await;
+    page.click_named("checkbox", "Online only").await;
+    page.click_named("button", "Filter").await;
+    let rows = page
+        .wait_until("only online agents", AGENT_ROWS, |v| {
+            v.as_array()
+                .is_some_and(|r| r.contains(&json!("livewire")) && !r.contains(&json!("idler")))
+        })
+        .await;
+    assert!(
+        !rows.as_array().unwrap().contains(&json!("helper")),
+        "{rows}"
+    );
+
+    // By method (online no longer asked): only the agent whose card lists it.
+    page.click_named("checkbox", "Online only").await;
+    page.fill("Method", "echo").await;
+    page.click_named("button", "Filter").await;
+    page.wait_until("only helper", AGENT_ROWS, |v| v == &json!(["helper"]))
+        .await;
+    let status = page
+        .eval("document.getElementById('agent-filter-status').textContent")
+        .await
+        .unwrap();
+    assert_eq!(status, "1 agent matches the filter.");
+    assert!(page.unnamed_controls().await.is_empty());
+
+    live.close().await;
+    page.close().await;
+    app.stop().await;
+}
