@@ -73,6 +73,14 @@
 
   const $ = (id) => document.getElementById(id);
 
+  /** Runs `handler` when the form `id` is submitted, instead of the browser's submit. */
+  function onSubmit(id, handler) {
+    $(id).addEventListener('submit', (event) => {
+      event.preventDefault();
+      handler();
+    });
+  }
+
   /** A new element, its text set with textContent (safe for any string). */
   function el(tag, className, text) {
     const node = document.createElement(tag);
@@ -2058,28 +2066,16 @@
     });
     $('logout').addEventListener('click', () => logout());
     $('refresh').addEventListener('click', () => reloadLists());
-    $('room-form').addEventListener('submit', (event) => {
-      event.preventDefault();
-      createRoom();
-    });
-    $('agent-form').addEventListener('submit', (event) => {
-      event.preventDefault();
-      createAgent();
-    });
-    $('token-form').addEventListener('submit', (event) => {
-      event.preventDefault();
-      createToken();
-    });
+    onSubmit('room-form', createRoom);
+    onSubmit('agent-form', createAgent);
+    onSubmit('token-form', createToken);
     $('agent-toggle').addEventListener('click', () => toggleAgent());
     $('copy-key').addEventListener('click', () => copyKey());
     $('hide-key').addEventListener('click', () => {
       hideNewKey();
       $('token-new-name').focus();
     });
-    $('audit-form').addEventListener('submit', (event) => {
-      event.preventDefault();
-      filterAudit();
-    });
+    onSubmit('audit-form', filterAudit);
     $('audit-type').addEventListener('change', () => filterAudit());
     $('audit-older').addEventListener('click', () => auditPage(1));
     $('audit-newer').addEventListener('click', () => auditPage(-1));
@@ -2091,45 +2087,21 @@
     $('older').addEventListener('click', () => loadOlder());
     $('messages').parentElement.addEventListener('scroll', () => onMessagesScroll(), { passive: true });
     $('room-archive').addEventListener('click', () => toggleArchive());
-    $('topic-form').addEventListener('submit', (event) => {
-      event.preventDefault();
-      saveTopic();
-    });
-    $('display-form').addEventListener('submit', (event) => {
-      event.preventDefault();
-      saveDisplayName();
-    });
-    $('card-form').addEventListener('submit', (event) => {
-      event.preventDefault();
-      publishCard();
-    });
-    $('skill-form').addEventListener('submit', (event) => {
-      event.preventDefault();
-      addSkill();
-    });
-    $('agent-filter').addEventListener('submit', (event) => {
-      event.preventDefault();
-      filterAgents();
-    });
-    $('member-form').addEventListener('submit', (event) => {
-      event.preventDefault();
-      addMember();
-    });
+    onSubmit('topic-form', saveTopic);
+    onSubmit('display-form', saveDisplayName);
+    onSubmit('card-form', publishCard);
+    onSubmit('skill-form', addSkill);
+    onSubmit('agent-filter', filterAgents);
+    onSubmit('member-form', addMember);
     $('member-remove').addEventListener('click', () => removeMember());
-    $('dm-form').addEventListener('submit', (event) => {
-      event.preventDefault();
-      sendDm();
-    });
+    onSubmit('dm-form', sendDm);
     $('dm-body').addEventListener('keydown', (event) => {
       if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
         $('dm-form').requestSubmit();
       }
     });
-    $('send-form').addEventListener('submit', (event) => {
-      event.preventDefault();
-      sendMessage();
-    });
+    onSubmit('send-form', sendMessage);
     $('body').addEventListener('keydown', (event) => {
       if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
         event.preventDefault();

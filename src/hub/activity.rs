@@ -46,8 +46,15 @@ impl Activity {
     }
 
     /// Ends the agent's live state in the room, if it has one: the `idle` readers get.
+    /// Called for every message: with no live state anywhere (the usual case) it allocates
+    /// nothing.
     pub fn end(&self, agent: &AgentRef, room: &str) -> Option<ActivityView> {
-        let until = self.lock().remove(&(agent.id, room.to_owned()))?;
+        let mut live = self.lock();
+        if live.is_empty() {
+            return None;
+        }
+        let until = live.remove(&(agent.id, room.to_owned()))?;
+        drop(live);
         (until > Instant::now()).then(|| idle(room, agent))
     }
 }

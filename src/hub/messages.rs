@@ -268,18 +268,25 @@ impl Hub {
             Box::new(move |stored| {
                 let idle = activity.end(&sender, room.as_str());
                 let message = MessageView::from_model(room.as_str(), stored.clone(), sender);
-                let _ = deliveries.send(super::Delivery {
-                    room: room.clone(),
-                    what: super::Broadcast::Message(message),
-                    except: except.clone(),
-                });
-                if let Some(idle) = idle {
+                let message = super::Broadcast::Message(message);
+                let Some(idle) = idle else {
                     let _ = deliveries.send(super::Delivery {
                         room,
-                        what: super::Broadcast::Event(super::RoomEvent::Activity(idle)),
+                        what: message,
                         except,
                     });
-                }
+                    return;
+                };
+                let _ = deliveries.send(super::Delivery {
+                    room: room.clone(),
+                    what: message,
+                    except: except.clone(),
+                });
+                let _ = deliveries.send(super::Delivery {
+                    room,
+                    what: super::Broadcast::Event(super::RoomEvent::Activity(idle)),
+                    except,
+                });
             })
         };
         let queued = self
